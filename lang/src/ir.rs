@@ -1,0 +1,997 @@
+//! The IR: a checked pipeline lowered to a DAG of component invocations with typed edges and
+//! fully resolved parameters. It is the single input of the runtime and of exporters.
+//!
+//! Lowering expands sub-pipelines inline (step ids become `caller/inner`), evaluates every
+//! constant expression (parameters, `--set` overrides, defaults), resolves paths relative to
+//! the root file's folder, and orders steps topologically with ties broken by id, so the same
+//! source always gives the same bytes ([`Ir::to_json`]).
+
+use crate::check::types::Ty;
+use crate::check::{CheckOptions, Checked, Decl, Module};
+use crate::codes::Code;
+use crate::diag::{Diagnostic, FileId};
+use crate::source::{dir_of, join};
+use crate::syntax::ast::{BinOp, Expr, ExprKind, Field, Span, StepDecl, StepEntry, UnOp};
+use petgraph::graph::DiGraph;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Version of the IR format; bumped on any incompatible change.
+pub const IR_VERSION: u32 = 1;
+
+/// A resolved value.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Value {
+    /// Integer.
+    Int(i64),
+    /// Float.
+    Float(f64),
+    /// Bool.
+    Bool(bool),
+    /// String.
+    String(String),
+    /// Path, relative to the root pipeline file's folder (or absolute, or `std/...`).
+    Path(String),
+    /// Milliseconds.
+    Duration(u64),
+    /// Bytes.
+    Size(u64),
+    /// List.
+    List(Vec<Value>),
+    /// Map with sorted keys.
+    Map(BTreeMap<String, Value>),
+    /// A feature block, in source order.
+    Features(Vec<Feature>),
+    /// An expression evaluated when the step runs.
+    Expr(Box<IrExpr>),
+}
+
+/// One named feature.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Feature {
+    /// Output column name.
+    pub name: String,
+    /// Its expression.
+    pub expr: IrExpr,
+}
+
+/// Where an input comes from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Source {
+    /// Producing step id.
+    pub step: String,
+    /// Its output.
+    pub output: String,
+}
+
+/// An expression in the IR (parameters already substituted).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IrExpr {
+    /// A constant.
+    Lit(Value),
+    /// An input column.
+    Column(String),
+    /// Another feature of the same block.
+    Feature(String),
+    /// A name resolved when the step runs (a metric).
+    Free(String),
+    /// An artifact (the first present of these sources); true when it is a positive blessing.
+    Artifact(Vec<Source>),
+    /// `base.field`
+    Field(Box<IrExpr>, String),
+    /// A function call.
+    Call {
+        /// Function name.
+        func: String,
+        /// Positional arguments.
+        args: Vec<IrExpr>,
+        /// Named arguments.
+        named: BTreeMap<String, IrExpr>,
+    },
+    /// Unary operator.
+    Unary {
+        /// Operator.
+        op: UnOp,
+        /// Operand.
+        arg: Box<IrExpr>,
+    },
+    /// Binary operator.
+    Binary {
+        /// Operator.
+        op: BinOp,
+        /// Left.
+        lhs: Box<IrExpr>,
+        /// Right.
+        rhs: Box<IrExpr>,
+    },
+    /// `if c then a else b`
+    If {
+        /// Condition.
+        cond: Box<IrExpr>,
+        /// When true.
+        then: Box<IrExpr>,
+        /// When false.
+        otherwise: Box<IrExpr>,
+    },
+}
+
+/// An input of a step.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Input {
+    /// Artifact type.
+    pub ty: String,
+    /// Whether the step runs without it.
+    pub optional: bool,
+    /// Candidates, first present wins (one unless written with `??`).
+    pub sources: Vec<Source>,
+}
+
+/// A capability granted to a step.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", content = "target", rename_all = "snake_case")]
+pub enum Grant {
+    /// Read a folder or file.
+    Read(String),
+    /// Write a folder or file.
+    Write(String),
+    /// Connect to a host.
+    Net(String),
+    /// Use the GPU.
+    Gpu,
+}
+
+/// One component invocation.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Step {
+    /// Unique id (`name`, or `caller/name` inside sub-pipelines).
+    pub id: String,
+    /// The component, as `file#name`.
+    pub component: String,
+    /// The WebAssembly file (`std/...` or relative to the root file's folder).
+    pub wasm: String,
+    /// Expected digest of the WebAssembly file.
+    pub digest: Option<String>,
+    /// Every parameter, defaults included.
+    pub params: BTreeMap<String, Value>,
+    /// Inputs by port name (absent optional inputs are left out).
+    pub inputs: BTreeMap<String, Input>,
+    /// Outputs and their artifact types.
+    pub outputs: BTreeMap<String, String>,
+    /// Run only when this holds.
+    pub when: Option<IrExpr>,
+    /// Capabilities.
+    pub grants: Vec<Grant>,
+    /// Time limit in milliseconds.
+    pub time_limit_ms: Option<u64>,
+    /// Memory limit in bytes.
+    pub memory_limit_bytes: Option<u64>,
+    /// Retries after a failure.
+    pub retries: u32,
+    /// Whether results may come from the cache.
+    pub cache: bool,
+    /// Where the step is written: file and 1-based line.
+    pub source: (String, usize),
+}
+
+/// A typed edge.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Edge {
+    /// Producing step.
+    pub from: String,
+    /// Its output.
+    pub output: String,
+    /// Consuming step.
+    pub to: String,
+    /// The input (or `when` for a condition).
+    pub input: String,
+    /// Artifact type.
+    pub ty: String,
+}
+
+/// A lowered pipeline.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Ir {
+    /// [`IR_VERSION`].
+    pub version: u32,
+    /// The root file's name.
+    pub pipeline: String,
+    /// Resolved pipeline parameters.
+    pub params: BTreeMap<String, Value>,
+    /// Steps in topological order, ties broken by id.
+    pub steps: Vec<Step>,
+    /// Edges, sorted.
+    pub edges: Vec<Edge>,
+}
+
+impl Ir {
+    /// Stable JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The DAG as a petgraph graph; node weights index [`Ir::steps`].
+    pub fn graph(&self) -> DiGraph<usize, usize> {
+        let mut g = DiGraph::new();
+        let idx: HashMap<&str, _> = self.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), g.add_node(i))).collect();
+        for (i, e) in self.edges.iter().enumerate() {
+            if let (Some(&a), Some(&b)) = (idx.get(e.from.as_str()), idx.get(e.to.as_str())) {
+                g.add_edge(a, b, i);
+            }
+        }
+        g
+    }
+
+    /// Graphviz DOT.
+    pub fn to_dot(&self) -> String {
+        let mut s = String::from("digraph pipeline {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n");
+        for st in &self.steps {
+            let comp = st.component.rsplit('#').next().unwrap_or(&st.component);
+            let style = if st.when.is_some() { ", style=\"rounded,dashed\"" } else { "" };
+            s.push_str(&format!("  \"{}\" [label=\"{}\\n{}\"{style}];\n", st.id, st.id, comp));
+        }
+        for e in &self.edges {
+            let style = if e.input == "when" { ", style=dashed" } else { "" };
+            s.push_str(&format!("  \"{}\" -> \"{}\" [label=\"{}\"{style}];\n", e.from, e.to, e.ty));
+        }
+        s.push_str("}\n");
+        s
+    }
+
+    /// Mermaid flowchart.
+    pub fn to_mermaid(&self) -> String {
+        let id = |s: &str| s.replace(['/', '-', '.'], "_");
+        let mut s = String::from("flowchart LR\n");
+        for st in &self.steps {
+            let comp = st.component.rsplit('#').next().unwrap_or(&st.component);
+            s.push_str(&format!("  {}[\"{}<br/>{}\"]\n", id(&st.id), st.id, comp));
+        }
+        for e in &self.edges {
+            let arrow = if e.input == "when" { "-.->" } else { "-->" };
+            s.push_str(&format!("  {} {arrow}|{}| {}\n", id(&e.from), e.ty, id(&e.to)));
+        }
+        s
+    }
+}
+
+type Env = HashMap<String, Value>;
+
+struct Lower<'a> {
+    c: &'a Checked,
+    /// Line start offsets per file, built on first use.
+    lines: HashMap<FileId, Vec<usize>>,
+    steps: Vec<Step>,
+    edges: Vec<Edge>,
+    diags: Vec<Diagnostic>,
+    cli_base: String,
+}
+
+/// Lower a checked program to the IR. `overrides` are the parsed `--set` values.
+pub(crate) fn lower(
+    c: &Checked,
+    overrides: &BTreeMap<String, (Expr, FileId, String)>,
+    opts: &CheckOptions,
+) -> Result<Ir, Vec<Diagnostic>> {
+    let mut l = Lower { c, lines: HashMap::new(), steps: Vec::new(), edges: Vec::new(), diags: Vec::new(), cli_base: opts.cli_base.clone() };
+    let root = &c.pipelines[0];
+    let m0 = &c.modules[0];
+    let mut env: Env = HashMap::new();
+    let mut params = BTreeMap::new();
+    for p in &root.params {
+        let v = if let Some((e, file, _)) = overrides.get(&p.name) {
+            let dir = l.cli_base.clone();
+            l.eval(e, &HashMap::new(), *file, &dir).map(|v| coerce(v, &p.ty, &dir, true))
+        } else if let Some(d) = &p.default {
+            l.value(d, &p.ty, &env, m0.file, dir_of(&m0.key))
+        } else if p.ty.is_optional() {
+            continue;
+        } else {
+            l.diags.push(
+                Diagnostic::new(Code::E0401, m0.file, p.span, format!("parameter `{}` has no value", p.name))
+                    .label("no default and not set")
+                    .help(format!("give it a default (`param {}: {} = ...`) or set it: `--set {}=...`", p.name, p.ty.display(), p.name)),
+            );
+            continue;
+        };
+        if let Some(v) = v {
+            env.insert(p.name.clone(), v.clone());
+            params.insert(p.name.clone(), v);
+        }
+    }
+    l.instance(0, "", &env, &HashMap::new(), None);
+    if !l.diags.is_empty() {
+        return Err(l.diags);
+    }
+    let Lower { steps, mut edges, .. } = l;
+    edges.sort();
+    edges.dedup();
+    let steps = topo_sort(steps, &edges);
+    Ok(Ir { version: IR_VERSION, pipeline: c.sources.get(m0.file).name.clone(), params, steps, edges })
+}
+
+fn topo_sort(steps: Vec<Step>, edges: &[Edge]) -> Vec<Step> {
+    let mut indeg: BTreeMap<String, usize> = steps.iter().map(|s| (s.id.clone(), 0)).collect();
+    let mut out: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut seen = BTreeSet::new();
+    for e in edges {
+        if seen.insert((e.from.as_str(), e.to.as_str())) {
+            *indeg.entry(e.to.clone()).or_default() += 1;
+            out.entry(e.from.as_str()).or_default().push(e.to.as_str());
+        }
+    }
+    let mut ready: BTreeSet<String> = indeg.iter().filter(|(_, d)| **d == 0).map(|(k, _)| k.clone()).collect();
+    let mut by_id: HashMap<String, Step> = steps.into_iter().map(|s| (s.id.clone(), s)).collect();
+    let mut order = Vec::new();
+    while let Some(id) = ready.pop_first() {
+        for &t in out.get(id.as_str()).map(Vec::as_slice).unwrap_or(&[]) {
+            if let Some(d) = indeg.get_mut(t) {
+                *d -= 1;
+                if *d == 0 {
+                    ready.insert(t.to_string());
+                }
+            }
+        }
+        if let Some(s) = by_id.remove(&id) {
+            order.push(s);
+        }
+    }
+    // Anything left would be a cycle, which the checker rules out; keep it rather than drop it.
+    let mut rest: Vec<Step> = by_id.into_values().collect();
+    rest.sort_by(|a, b| a.id.cmp(&b.id));
+    order.extend(rest);
+    order
+}
+
+/// Step names an expression refers to.
+fn step_refs(e: &Expr, steps: &HashMap<String, usize>, out: &mut Vec<usize>) {
+    match &e.kind {
+        ExprKind::Name(n) => {
+            if let Some(&i) = steps.get(&n.name) {
+                out.push(i)
+            }
+        }
+        ExprKind::Field(b, _) | ExprKind::Paren(b) | ExprKind::Unary(_, b) => step_refs(b, steps, out),
+        ExprKind::Binary(_, a, b) => {
+            step_refs(a, steps, out);
+            step_refs(b, steps, out);
+        }
+        ExprKind::If(a, b, c) => {
+            step_refs(a, steps, out);
+            step_refs(b, steps, out);
+            step_refs(c, steps, out);
+        }
+        _ => {}
+    }
+}
+
+fn coerce(v: Value, want: &Ty, dir: &str, _cli: bool) -> Value {
+    match (v, want.unopt()) {
+        (Value::Int(i), Ty::Float) => Value::Float(i as f64),
+        (Value::String(s), Ty::Path) => Value::Path(if s.starts_with('/') { s } else { join(dir, &s) }),
+        (Value::List(xs), Ty::List(t)) => Value::List(xs.into_iter().map(|x| coerce(x, t, dir, _cli)).collect()),
+        (Value::Map(xs), Ty::Map(t)) => Value::Map(xs.into_iter().map(|(k, x)| (k, coerce(x, t, dir, _cli))).collect()),
+        (v, _) => v,
+    }
+}
+
+type Outputs = HashMap<String, Vec<Source>>;
+
+impl Lower<'_> {
+    /// 1-based line of a byte offset.
+    fn line_of(&mut self, file: FileId, offset: usize) -> usize {
+        let c = self.c;
+        let starts = self.lines.entry(file).or_insert_with(|| {
+            let text = &c.sources.get(file).text;
+            std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect()
+        });
+        starts.partition_point(|&s| s <= offset)
+    }
+
+    fn module(&self, p: usize) -> &Module {
+        &self.c.modules[self.c.pipelines[p].module]
+    }
+
+    fn callee(&self, m: usize, s: &StepDecl) -> Option<Decl> {
+        let module = &self.c.modules[m];
+        let target = match &s.callee.ns {
+            Some(ns) => module.imports.get(&ns.name)?.0,
+            None => m,
+        };
+        self.c.modules[target].decls.get(&s.callee.name.name).map(|(d, _)| d.clone())
+    }
+
+    /// Expand pipeline `p` with parameter values `env` and inputs `inputs`; returns its outputs.
+    fn instance(&mut self, p: usize, prefix: &str, env: &Env, inputs: &HashMap<String, Vec<Source>>, when: Option<IrExpr>) -> Outputs {
+        let pl = self.c.pipelines[p].clone();
+        let m = pl.module;
+        let file = self.module(p).file;
+        let dir = dir_of(&self.module(p).key).to_string();
+        let index: HashMap<String, usize> = pl.steps.iter().enumerate().map(|(i, s)| (s.name.name.clone(), i)).collect();
+        // Order steps so producers come before consumers.
+        let mut deps: Vec<Vec<usize>> = Vec::new();
+        for s in &pl.steps {
+            let mut d = Vec::new();
+            for e in &s.body.entries {
+                if let StepEntry::Arg(a) = e {
+                    step_refs(&a.value, &index, &mut d);
+                }
+            }
+            if let Some(w) = &s.when {
+                step_refs(w, &index, &mut d);
+            }
+            deps.push(d);
+        }
+        let mut order = Vec::new();
+        let mut state = vec![0u8; pl.steps.len()];
+        for start in 0..pl.steps.len() {
+            let mut stack = vec![(start, false)];
+            while let Some((v, done)) = stack.pop() {
+                if done {
+                    if state[v] != 2 {
+                        state[v] = 2;
+                        order.push(v);
+                    }
+                    continue;
+                }
+                if state[v] != 0 {
+                    continue;
+                }
+                state[v] = 1;
+                stack.push((v, true));
+                for &w in &deps[v] {
+                    if state[w] == 0 {
+                        stack.push((w, false));
+                    }
+                }
+            }
+        }
+        let mut outs: HashMap<String, Outputs> = HashMap::new();
+        for i in order {
+            let s = &pl.steps[i];
+            let id = format!("{prefix}{}", s.name.name);
+            let Some(callee) = self.callee(m, s) else { continue };
+            let cond = match (&when, &s.when) {
+                (None, None) => None,
+                (Some(w), None) => Some(w.clone()),
+                (w, Some(e)) => {
+                    let own = self.ir_expr(e, env, inputs, &outs, file, &dir, Ctx::When, &HashMap::new());
+                    Some(match w {
+                        Some(w) => IrExpr::Binary { op: BinOp::And, lhs: Box::new(w.clone()), rhs: Box::new(own) },
+                        None => own,
+                    })
+                }
+            };
+            let (in_ports, param_sigs, out_ports) = crate::check::body_signature(self.c, &callee);
+            let mut args: HashMap<&str, &Expr> = HashMap::new();
+            for e in &s.body.entries {
+                if let StepEntry::Arg(a) = e {
+                    args.insert(&a.name.name, &a.value);
+                }
+            }
+            // Inputs.
+            let mut step_inputs: BTreeMap<String, Vec<Source>> = BTreeMap::new();
+            for port in &in_ports {
+                let Some(e) = args.get(port.name.as_str()) else { continue };
+                let srcs = self.sources(e, inputs, &outs);
+                if !srcs.is_empty() {
+                    step_inputs.insert(port.name.clone(), srcs);
+                }
+            }
+            // Parameters: given, else default.
+            let mut values: BTreeMap<String, Value> = BTreeMap::new();
+            let callee_module = match &callee {
+                Decl::Component(c) => self.c.components[*c].module,
+                Decl::Pipeline(q) => self.c.pipelines[*q].module,
+                Decl::Artifact(_) => m,
+            };
+            let cfile = self.c.modules[callee_module].file;
+            let cdir = dir_of(&self.c.modules[callee_module].key).to_string();
+            let mut callee_env: Env = HashMap::new();
+            for prm in &param_sigs {
+                let v = match args.get(prm.name.as_str()) {
+                    Some(e) => self.value(e, &prm.ty, env, file, &dir),
+                    None => match &prm.default {
+                        Some(d) => self.value(d, &prm.ty, &callee_env, cfile, &cdir),
+                        None => None,
+                    },
+                };
+                if let Some(v) = v {
+                    callee_env.insert(prm.name.clone(), v.clone());
+                    values.insert(prm.name.clone(), v);
+                }
+            }
+            match callee {
+                Decl::Pipeline(q) => {
+                    let sub_inputs: HashMap<String, Vec<Source>> = step_inputs.into_iter().collect();
+                    let o = self.instance(q, &format!("{id}/"), &callee_env, &sub_inputs, cond);
+                    outs.insert(s.name.name.clone(), o);
+                }
+                Decl::Component(ci) => {
+                    let comp = &self.c.components[ci];
+                    let mut grants = Vec::new();
+                    let (mut time, mut mem, mut retries, mut cache) = (None, None, 0u32, true);
+                    for e in &s.body.entries {
+                        let StepEntry::Option(o) = e else { continue };
+                        let word = o.word.as_ref().map(|w| w.name.as_str());
+                        let val = o.value.as_ref().and_then(|v| self.eval(v, env, file, &dir));
+                        match (o.keyword.name.as_str(), word, val) {
+                            ("grant", Some("read"), Some(Value::String(p) | Value::Path(p))) => grants.push(Grant::Read(path_of(&p, &dir))),
+                            ("grant", Some("write"), Some(Value::String(p) | Value::Path(p))) => grants.push(Grant::Write(path_of(&p, &dir))),
+                            ("grant", Some("net"), Some(Value::String(h))) => grants.push(Grant::Net(h)),
+                            ("grant", Some("gpu"), _) => grants.push(Grant::Gpu),
+                            ("limit", Some("time"), Some(Value::Duration(d))) => time = Some(d),
+                            ("limit", Some("memory"), Some(Value::Size(b))) => mem = Some(b),
+                            ("retry", Some(w), None) if matches!(env.get(w), Some(Value::Int(_))) => {
+                                if let Some(Value::Int(n)) = env.get(w) {
+                                    retries = (*n).clamp(0, 10) as u32;
+                                }
+                            }
+                            ("retry", _, Some(Value::Int(n))) => {
+                                if (0..=10).contains(&n) {
+                                    retries = n as u32;
+                                } else {
+                                    self.diags.push(
+                                        Diagnostic::new(Code::E0705, file, o.span, format!("`retry` is {n}; it must be from 0 to 10"))
+                                            .label("invalid retry count")
+                                            .help("retry a failed step at most 10 times"),
+                                    );
+                                }
+                            }
+                            ("cache", Some(w), _) => cache = w == "on",
+                            _ => {}
+                        }
+                    }
+                    grants.sort();
+                    grants.dedup();
+                    let mut ins = BTreeMap::new();
+                    for port in &in_ports {
+                        if let Some(srcs) = step_inputs.remove(&port.name) {
+                            for src in &srcs {
+                                self.edges.push(Edge {
+                                    from: src.step.clone(),
+                                    output: src.output.clone(),
+                                    to: id.clone(),
+                                    input: port.name.clone(),
+                                    ty: port.ty.unopt().display(),
+                                });
+                            }
+                            ins.insert(port.name.clone(), Input { ty: port.ty.unopt().display(), optional: port.ty.is_optional(), sources: srcs });
+                        }
+                    }
+                    if let Some(c) = &cond {
+                        let mut arts = Vec::new();
+                        collect_artifacts(c, &mut arts);
+                        for src in arts {
+                            let ty = self
+                                .steps
+                                .iter()
+                                .find(|s| s.id == src.step)
+                                .and_then(|s| s.outputs.get(&src.output).cloned())
+                                .unwrap_or_else(|| "Blessing".into());
+                            self.edges.push(Edge { from: src.step, output: src.output, to: id.clone(), input: "when".into(), ty });
+                        }
+                    }
+                    let mut o: Outputs = HashMap::new();
+                    let mut outputs = BTreeMap::new();
+                    for port in &out_ports {
+                        o.insert(port.name.clone(), vec![Source { step: id.clone(), output: port.name.clone() }]);
+                        outputs.insert(port.name.clone(), port.ty.unopt().display());
+                    }
+                    let line = self.line_of(file, s.name.span.start as usize);
+                    self.steps.push(Step {
+                        id: id.clone(),
+                        component: format!("{}#{}", self.c.modules[comp.module].key, comp.name),
+                        wasm: comp.wasm.clone().unwrap_or_default(),
+                        digest: comp.digest.clone(),
+                        params: values,
+                        inputs: ins,
+                        outputs,
+                        when: cond,
+                        grants,
+                        time_limit_ms: time,
+                        memory_limit_bytes: mem,
+                        retries,
+                        cache,
+                        source: (self.c.sources.get(file).name.clone(), line),
+                    });
+                    outs.insert(s.name.name.clone(), o);
+                }
+                Decl::Artifact(_) => {}
+            }
+        }
+        // This pipeline's outputs.
+        let mut result = Outputs::new();
+        for o in &pl.outputs {
+            if let Some(v) = &o.value {
+                result.insert(o.name.clone(), self.sources(v, inputs, &outs));
+            }
+        }
+        result
+    }
+
+    fn sources(&self, e: &Expr, inputs: &HashMap<String, Vec<Source>>, outs: &HashMap<String, Outputs>) -> Vec<Source> {
+        match &e.kind {
+            ExprKind::Paren(x) => self.sources(x, inputs, outs),
+            ExprKind::Name(n) => inputs.get(&n.name).cloned().unwrap_or_default(),
+            ExprKind::Field(b, f) => match &b.kind {
+                ExprKind::Name(n) => outs.get(&n.name).and_then(|o| o.get(&f.name)).cloned().unwrap_or_default(),
+                _ => Vec::new(),
+            },
+            ExprKind::Binary(BinOp::Coalesce, a, b) => {
+                let mut v = self.sources(a, inputs, outs);
+                v.extend(self.sources(b, inputs, outs));
+                v
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// A parameter value of type `ty`.
+    fn value(&mut self, e: &Expr, ty: &Ty, env: &Env, file: FileId, dir: &str) -> Option<Value> {
+        if let (Ty::Features | Ty::Expr, ExprKind::Name(n)) = (ty.unopt(), &e.kind) {
+            if let Some(v) = env.get(&n.name) {
+                return Some(v.clone());
+            }
+        }
+        match ty.unopt() {
+            Ty::Features => {
+                let ExprKind::Record(fields) = &e.kind else { return None };
+                let names: HashMap<String, ()> = fields
+                    .iter()
+                    .filter_map(|f| match f {
+                        Field::Entry { name, .. } => Some((name.name.clone(), ())),
+                        Field::Error(_) => None,
+                    })
+                    .collect();
+                let mut out = Vec::new();
+                for f in fields {
+                    if let Field::Entry { name, value, .. } = f {
+                        let expr = self.ir_expr(value, env, &HashMap::new(), &HashMap::new(), file, dir, Ctx::Feature, &names);
+                        out.push(Feature { name: name.name.clone(), expr });
+                    }
+                }
+                Some(Value::Features(out))
+            }
+            Ty::Expr => Some(Value::Expr(Box::new(self.ir_expr(e, env, &HashMap::new(), &HashMap::new(), file, dir, Ctx::Free, &HashMap::new())))),
+            _ => self.eval(e, env, file, dir).map(|v| coerce(v, ty, dir, false)),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn ir_expr(
+        &mut self,
+        e: &Expr,
+        env: &Env,
+        inputs: &HashMap<String, Vec<Source>>,
+        outs: &HashMap<String, Outputs>,
+        file: FileId,
+        dir: &str,
+        ctx: Ctx,
+        features: &HashMap<String, ()>,
+    ) -> IrExpr {
+        let go = |s: &mut Self, x: &Expr| s.ir_expr(x, env, inputs, outs, file, dir, ctx, features);
+        match &e.kind {
+            ExprKind::Name(n) => {
+                if ctx == Ctx::Feature && features.contains_key(&n.name) {
+                    return IrExpr::Feature(n.name.clone());
+                }
+                if let Some(v) = env.get(&n.name) {
+                    return IrExpr::Lit(v.clone());
+                }
+                match ctx {
+                    Ctx::Feature => IrExpr::Column(n.name.clone()),
+                    Ctx::Free => IrExpr::Free(n.name.clone()),
+                    Ctx::When => IrExpr::Artifact(inputs.get(&n.name).cloned().unwrap_or_default()),
+                }
+            }
+            ExprKind::Field(b, f) => {
+                if ctx == Ctx::When {
+                    if let ExprKind::Name(n) = &b.kind {
+                        if let Some(o) = outs.get(&n.name) {
+                            return IrExpr::Artifact(o.get(&f.name).cloned().unwrap_or_default());
+                        }
+                    }
+                }
+                if let Some(v) = self.try_const(e, env, file, dir) {
+                    return IrExpr::Lit(v);
+                }
+                IrExpr::Field(Box::new(go(self, b)), f.name.clone())
+            }
+            ExprKind::Paren(x) => go(self, x),
+            ExprKind::Call(name, args) => {
+                if name.name == "col" {
+                    if let Some(ExprKind::Str(s)) = args.first().map(|a| &a.value.kind) {
+                        return IrExpr::Column(s.clone());
+                    }
+                }
+                let mut pos = Vec::new();
+                let mut named = BTreeMap::new();
+                for a in args {
+                    let v = go(self, &a.value);
+                    match &a.name {
+                        Some(n) => {
+                            named.insert(n.name.clone(), v);
+                        }
+                        None => pos.push(v),
+                    }
+                }
+                IrExpr::Call { func: name.name.clone(), args: pos, named }
+            }
+            ExprKind::Unary(op, x) => IrExpr::Unary { op: *op, arg: Box::new(go(self, x)) },
+            ExprKind::Binary(op, a, b) => IrExpr::Binary { op: *op, lhs: Box::new(go(self, a)), rhs: Box::new(go(self, b)) },
+            ExprKind::If(c, a, b) => IrExpr::If { cond: Box::new(go(self, c)), then: Box::new(go(self, a)), otherwise: Box::new(go(self, b)) },
+            ExprKind::List(_) | ExprKind::Record(_) | _ => match self.eval(e, env, file, dir) {
+                Some(v) => IrExpr::Lit(v),
+                None => IrExpr::Lit(Value::Bool(false)),
+            },
+        }
+    }
+
+    fn try_const(&mut self, e: &Expr, env: &Env, file: FileId, dir: &str) -> Option<Value> {
+        let n = self.diags.len();
+        let v = self.eval(e, env, file, dir);
+        self.diags.truncate(n);
+        v
+    }
+
+    fn fail(&mut self, code: Code, file: FileId, span: Span, msg: String, help: &str) -> Option<Value> {
+        self.diags.push(Diagnostic::new(code, file, span, msg).label("here").help(help));
+        None
+    }
+
+    /// Evaluate a constant expression.
+    fn eval(&mut self, e: &Expr, env: &Env, file: FileId, dir: &str) -> Option<Value> {
+        use Value as V;
+        Some(match &e.kind {
+            ExprKind::Int(i) => V::Int(*i),
+            ExprKind::Float(f) => V::Float(*f),
+            ExprKind::Str(s) => V::String(s.clone()),
+            ExprKind::Bool(b) => V::Bool(*b),
+            ExprKind::Duration(d) => V::Duration(*d),
+            ExprKind::Size(s) => V::Size(*s),
+            ExprKind::Name(n) => env.get(&n.name)?.clone(),
+            ExprKind::Paren(x) => self.eval(x, env, file, dir)?,
+            ExprKind::Field(b, f) => match self.eval(b, env, file, dir)? {
+                V::Map(m) => match m.get(&f.name) {
+                    Some(v) => v.clone(),
+                    None => return self.fail(Code::E0202, file, f.span, format!("the map has no key `{}`", f.name), "use a key the map has"),
+                },
+                _ => return None,
+            },
+            ExprKind::List(xs) => V::List(xs.iter().map(|x| self.eval(x, env, file, dir)).collect::<Option<_>>()?),
+            ExprKind::Record(fs) => V::Map(
+                fs.iter()
+                    .filter_map(|f| match f {
+                        Field::Entry { name, value, .. } => Some((name, value)),
+                        Field::Error(_) => None,
+                    })
+                    .map(|(n, v)| self.eval(v, env, file, dir).map(|v| (n.name.clone(), v)))
+                    .collect::<Option<_>>()?,
+            ),
+            ExprKind::Unary(UnOp::Not, x) => match self.eval(x, env, file, dir)? {
+                V::Bool(b) => V::Bool(!b),
+                _ => return None,
+            },
+            ExprKind::Unary(UnOp::Neg, x) => match self.eval(x, env, file, dir)? {
+                V::Int(i) => match i.checked_neg() {
+                    Some(n) => V::Int(n),
+                    None => return self.fail(Code::E0310, file, e.span, "integer overflow".into(), "the result does not fit in 64 bits"),
+                },
+                V::Float(f) => V::Float(-f),
+                V::Duration(_) | V::Size(_) => {
+                    return self.fail(Code::E0310, file, e.span, "durations and sizes cannot be negative".into(), "use a positive value");
+                }
+                _ => return None,
+            },
+            ExprKind::If(c, a, b) => match self.eval(c, env, file, dir)? {
+                V::Bool(true) => self.eval(a, env, file, dir)?,
+                V::Bool(false) => self.eval(b, env, file, dir)?,
+                _ => return None,
+            },
+            ExprKind::Binary(op, a, b) => {
+                let (x, y) = (self.eval(a, env, file, dir)?, self.eval(b, env, file, dir)?);
+                return self.binary(*op, x, y, e.span, file);
+            }
+            ExprKind::Call(name, args) => {
+                let vals: Vec<Value> = args.iter().filter(|a| a.name.is_none()).map(|a| self.eval(&a.value, env, file, dir)).collect::<Option<_>>()?;
+                let num = |v: &Value| match v {
+                    V::Int(i) => Some(*i as f64),
+                    V::Float(f) => Some(*f),
+                    _ => None,
+                };
+                let all_int = vals.iter().all(|v| matches!(v, V::Int(_)));
+                let f: Vec<f64> = vals.iter().filter_map(num).collect();
+                let r = match (name.name.as_str(), f.as_slice()) {
+                    ("log", [x]) => V::Float(x.ln()),
+                    ("log1p", [x]) => V::Float(x.ln_1p()),
+                    ("exp", [x]) => V::Float(x.exp()),
+                    ("sqrt", [x]) => V::Float(x.sqrt()),
+                    ("pow", [x, y]) => V::Float(x.powf(*y)),
+                    ("round", [x]) => V::Float(x.round()),
+                    ("floor", [x]) => V::Float(x.floor()),
+                    ("ceil", [x]) => V::Float(x.ceil()),
+                    ("abs", [x]) => if all_int { V::Int((*x as i64).abs()) } else { V::Float(x.abs()) },
+                    ("min", [x, y]) => if all_int { V::Int(x.min(*y) as i64) } else { V::Float(x.min(*y)) },
+                    ("max", [x, y]) => if all_int { V::Int(x.max(*y) as i64) } else { V::Float(x.max(*y)) },
+                    ("clip", [x, lo, hi]) => if all_int { V::Int(x.max(*lo).min(*hi) as i64) } else { V::Float(x.max(*lo).min(*hi)) },
+                    ("float", [x]) => V::Float(*x),
+                    ("int", [x]) => V::Int(*x as i64),
+                    ("float", []) => match vals.first() {
+                        Some(V::Bool(b)) => V::Float(if *b { 1.0 } else { 0.0 }),
+                        Some(V::String(s)) => match s.trim().parse() {
+                            Ok(f) => V::Float(f),
+                            Err(_) => return self.fail(Code::E0804, file, e.span, format!("`{s}` is not a number"), "convert only strings that hold numbers"),
+                        },
+                        _ => return None,
+                    },
+                    ("int", []) => match vals.first() {
+                        Some(V::Bool(b)) => V::Int(i64::from(*b)),
+                        Some(V::String(s)) => match s.trim().parse() {
+                            Ok(i) => V::Int(i),
+                            Err(_) => return self.fail(Code::E0804, file, e.span, format!("`{s}` is not an integer"), "convert only strings that hold integers"),
+                        },
+                        _ => return None,
+                    },
+                    ("string", _) => V::String(match vals.first()? {
+                        V::String(s) | V::Path(s) => s.clone(),
+                        V::Int(i) => i.to_string(),
+                        V::Float(f) => f.to_string(),
+                        V::Bool(b) => b.to_string(),
+                        other => serde_json::to_string(other).unwrap_or_default(),
+                    }),
+                    ("bucketize", [x]) => match vals.get(1) {
+                        Some(V::List(bs)) => V::Int(bs.iter().filter_map(num).filter(|b| *x >= *b).count() as i64),
+                        _ => return None,
+                    },
+                    ("fill_null", _) | ("is_null", _) => match name.name.as_str() {
+                        "is_null" => V::Bool(false),
+                        _ => vals.first()?.clone(),
+                    },
+                    (other, _) => {
+                        return self.fail(
+                            Code::E0811,
+                            file,
+                            e.span,
+                            format!("`{other}` works on columns and cannot be computed from constants"),
+                            "use it in a `features` block",
+                        );
+                    }
+                };
+                if let V::Float(f) = r {
+                    if !f.is_finite() {
+                        return self.fail(Code::E0310, file, e.span, format!("`{}` gives {f} here", name.name), "the result must be a finite number");
+                    }
+                }
+                r
+            }
+            ExprKind::Error => return None,
+        })
+    }
+
+    fn binary(&mut self, op: BinOp, x: Value, y: Value, span: Span, file: FileId) -> Option<Value> {
+        use Value as V;
+        let ovf = |s: &mut Self| s.fail(Code::E0310, file, span, "integer overflow in a constant".into(), "the result does not fit in 64 bits");
+        let cmp = |o: std::cmp::Ordering| match op {
+            BinOp::Lt => o.is_lt(),
+            BinOp::Le => o.is_le(),
+            BinOp::Gt => o.is_gt(),
+            BinOp::Ge => o.is_ge(),
+            BinOp::Eq => o.is_eq(),
+            _ => o.is_ne(),
+        };
+        let fl = |v: &Value| match v {
+            V::Int(i) => Some(*i as f64),
+            V::Float(f) => Some(*f),
+            _ => None,
+        };
+        Some(match (op, &x, &y) {
+            (BinOp::And, V::Bool(a), V::Bool(b)) => V::Bool(*a && *b),
+            (BinOp::Or, V::Bool(a), V::Bool(b)) => V::Bool(*a || *b),
+            (BinOp::Coalesce, a, _) => a.clone(),
+            (BinOp::Eq, a, b) if fl(a).is_none() || fl(b).is_none() => V::Bool(a == b),
+            (BinOp::Ne, a, b) if fl(a).is_none() || fl(b).is_none() => V::Bool(a != b),
+            (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge, a, b) => {
+                let o = match (a, b) {
+                    (V::String(p), V::String(q)) => p.cmp(q),
+                    (V::Duration(p), V::Duration(q)) | (V::Size(p), V::Size(q)) => p.cmp(q),
+                    _ => fl(a)?.partial_cmp(&fl(b)?)?,
+                };
+                V::Bool(cmp(o))
+            }
+            (BinOp::Add, V::String(a), V::String(b)) => V::String(format!("{a}{b}")),
+            (BinOp::Div | BinOp::Rem, _, V::Int(0)) => {
+                return self.fail(Code::E0809, file, span, "division by zero".into(), "the divisor is zero here");
+            }
+            (BinOp::Div, _, V::Float(f)) if *f == 0.0 => {
+                return self.fail(Code::E0809, file, span, "division by zero".into(), "the divisor is zero here");
+            }
+            (_, V::Int(a), V::Int(b)) => match op {
+                BinOp::Add => match a.checked_add(*b) {
+                    Some(v) => V::Int(v),
+                    None => return ovf(self),
+                },
+                BinOp::Sub => match a.checked_sub(*b) {
+                    Some(v) => V::Int(v),
+                    None => return ovf(self),
+                },
+                BinOp::Mul => match a.checked_mul(*b) {
+                    Some(v) => V::Int(v),
+                    None => return ovf(self),
+                },
+                BinOp::Div => V::Float(*a as f64 / *b as f64),
+                BinOp::Rem => V::Int(a.checked_rem(*b)?),
+                _ => return None,
+            },
+            (_, V::Duration(a), V::Duration(b)) | (_, V::Size(a), V::Size(b)) => {
+                let r = match op {
+                    BinOp::Add => a.checked_add(*b),
+                    BinOp::Sub => a.checked_sub(*b),
+                    _ => None,
+                };
+                let Some(r) = r else {
+                    return self.fail(Code::E0310, file, span, "the result is negative or too large".into(), "durations and sizes are whole, non-negative amounts");
+                };
+                if matches!(x, V::Duration(_)) { V::Duration(r) } else { V::Size(r) }
+            }
+            (_, V::Duration(a) | V::Size(a), V::Int(n)) | (_, V::Int(n), V::Duration(a) | V::Size(a)) => {
+                let r = match op {
+                    BinOp::Mul => u64::try_from(*n).ok().and_then(|n| a.checked_mul(n)),
+                    BinOp::Div => u64::try_from(*n).ok().filter(|n| *n > 0).map(|n| a / n),
+                    _ => None,
+                };
+                let Some(r) = r else {
+                    return self.fail(Code::E0310, file, span, "the result is negative or out of range".into(), "multiply or divide by a positive integer");
+                };
+                if matches!(x, V::Duration(_)) || matches!(y, V::Duration(_)) { V::Duration(r) } else { V::Size(r) }
+            }
+            (_, a, b) => {
+                let (p, q) = (fl(a)?, fl(b)?);
+                let r = match op {
+                    BinOp::Add => p + q,
+                    BinOp::Sub => p - q,
+                    BinOp::Mul => p * q,
+                    BinOp::Div => p / q,
+                    BinOp::Rem => p % q,
+                    _ => return None,
+                };
+                if !r.is_finite() {
+                    return self.fail(Code::E0310, file, span, "the result is not a finite number".into(), "keep constants within the range of a 64-bit float");
+                }
+                V::Float(r)
+            }
+        })
+    }
+}
+
+fn path_of(p: &str, dir: &str) -> String {
+    if p.starts_with('/') { p.to_string() } else { join(dir, p) }
+}
+
+fn collect_artifacts(e: &IrExpr, out: &mut Vec<Source>) {
+    match e {
+        IrExpr::Artifact(s) => out.extend(s.iter().cloned()),
+        IrExpr::Field(b, _) | IrExpr::Unary { arg: b, .. } => collect_artifacts(b, out),
+        IrExpr::Binary { lhs, rhs, .. } => {
+            collect_artifacts(lhs, out);
+            collect_artifacts(rhs, out);
+        }
+        IrExpr::If { cond, then, otherwise } => {
+            collect_artifacts(cond, out);
+            collect_artifacts(then, out);
+            collect_artifacts(otherwise, out);
+        }
+        IrExpr::Call { args, named, .. } => {
+            args.iter().for_each(|a| collect_artifacts(a, out));
+            named.values().for_each(|a| collect_artifacts(a, out));
+        }
+        _ => {}
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ctx {
+    Feature,
+    Free,
+    When,
+}
