@@ -1,0 +1,181 @@
+//! The `mlp` command line: a thin shell over `mlp-lang` and `mlp-runtime`.
+//!
+//! Parses arguments with clap, calls the library, renders diagnostics (miette in a terminal,
+//! JSON on request) and maps results to exit codes: 0 success, 1 the input has errors, 2 the
+//! command could not run (bad arguments, unreadable files).
+
+use clap::{Parser, Subcommand, ValueEnum};
+use mlp_lang::diag::{render_json, render_terminal};
+use mlp_lang::{Checked, Code};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "mlp", version, about = "Production machine-learning pipelines as code")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Type-check a pipeline and everything it imports.
+    Check {
+        /// The pipeline file.
+        file: PathBuf,
+        /// Override a pipeline parameter: NAME=VALUE (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Output format of diagnostics.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Print the pipeline's DAG.
+    Graph {
+        /// The pipeline file.
+        file: PathBuf,
+        /// Override a pipeline parameter: NAME=VALUE (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Graph format.
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+    /// Format pipeline files in place (or check that they are formatted).
+    Fmt {
+        /// Files to format.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Do not write; exit 1 if a file would change.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Explain a diagnostic code, e.g. `mlp explain E0301`.
+    Explain {
+        /// The code.
+        code: String,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum GraphFormat {
+    Dot,
+    Mermaid,
+    Json,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { file, set, format, deny_warnings } => {
+            let Some(checked) = load(&file, &set) else { return ExitCode::from(2) };
+            report(&checked, format);
+            let failed = checked.has_errors() || (deny_warnings && !checked.diagnostics.is_empty());
+            if failed {
+                return ExitCode::from(1);
+            }
+            if matches!(format, Format::Human) {
+                let steps = checked.ir.as_ref().map_or(0, |ir| ir.steps.len());
+                let warnings = checked.diagnostics.len();
+                let w = if warnings == 0 { String::new() } else { format!(", {warnings} warning{}", plural(warnings)) };
+                println!("ok: {} checked, {steps} step{}{w}", file.display(), plural(steps));
+            }
+            ExitCode::SUCCESS
+        }
+        Command::Graph { file, set, format } => {
+            let Some(checked) = load(&file, &set) else { return ExitCode::from(2) };
+            report(&checked, Format::Human);
+            let Some(ir) = &checked.ir else { return ExitCode::from(1) };
+            let out = match format {
+                GraphFormat::Dot => ir.to_dot(),
+                GraphFormat::Mermaid => ir.to_mermaid(),
+                GraphFormat::Json => ir.to_json() + "\n",
+            };
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Command::Fmt { files, check } => {
+            let mut changed = Vec::new();
+            for f in &files {
+                let text = match std::fs::read_to_string(f) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("error: cannot read {}: {e}", f.display());
+                        return ExitCode::from(2);
+                    }
+                };
+                let out = mlp_lang::fmt::format(&text);
+                if out != text {
+                    changed.push(f.clone());
+                    if !check {
+                        if let Err(e) = write_atomic(f, &out) {
+                            eprintln!("error: cannot write {}: {e}", f.display());
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
+            }
+            for f in &changed {
+                println!("{} {}", if check { "would reformat" } else { "reformatted" }, f.display());
+            }
+            if check && !changed.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS }
+        }
+        Command::Explain { code } => match Code::parse(&code) {
+            Some(c) => {
+                print!("{}", c.page());
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("error: `{code}` is not an mlp diagnostic code (codes look like E0301 or W0001)");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn load(file: &std::path::Path, set: &[String]) -> Option<Checked> {
+    match mlp_runtime::check_file(file, set) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("error: {e}");
+            None
+        }
+    }
+}
+
+fn report(checked: &Checked, format: Format) {
+    match format {
+        Format::Json => println!("{}", render_json(&checked.diagnostics, &checked.sources)),
+        Format::Human => {
+            if !checked.diagnostics.is_empty() {
+                let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                eprint!("{}", render_terminal(&checked.diagnostics, &checked.sources, color));
+                let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+                if errors > 0 {
+                    eprintln!("error: {errors} error{} found", plural(errors));
+                }
+            }
+        }
+    }
+}
+
+/// Write through a temporary file and a rename, so a crash never leaves half a file.
+fn write_atomic(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("mlp.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, path)
+}
