@@ -1,0 +1,115 @@
+//! End-to-end tests of the `mlp` binary: exit codes, output formats, `--set`, `fmt`, `explain`.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn mlp(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlp")).args(args).current_dir(dir).env("NO_COLOR", "1").output().expect("run mlp")
+}
+
+fn root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn check_accepts_the_example_and_graph_prints_its_dag() {
+    let out = mlp(&["check", "examples/taxi/pipeline.mlp"], &root());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).starts_with("ok: examples/taxi/pipeline.mlp checked, "));
+    let dot = mlp(&["graph", "examples/taxi/pipeline.mlp", "--format", "dot"], &root());
+    assert_eq!(dot.status.code(), Some(0));
+    let dot = text(&dot.stdout);
+    assert!(dot.starts_with("digraph pipeline {"));
+    assert!(dot.contains("\"train\" -> \"eval\" [label=\"Model\"]"), "{dot}");
+    let mm = text(&mlp(&["graph", "examples/taxi/pipeline.mlp", "--format", "mermaid"], &root()).stdout);
+    assert!(mm.starts_with("flowchart LR\n"));
+}
+
+#[test]
+fn set_overrides_are_type_checked_and_reach_the_ir() {
+    let out = mlp(&["graph", "examples/taxi/pipeline.mlp", "--format", "json", "--set", "epochs=25"], &root());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let ir: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ir["params"]["epochs"]["value"], 25);
+    let bad = mlp(&["check", "examples/taxi/pipeline.mlp", "--set", "epochs=many"], &root());
+    assert_eq!(bad.status.code(), Some(1));
+    let err = text(&bad.stderr);
+    assert!(err.contains("E0403") && err.contains("`many` is not a valid int"), "{err}");
+    let unknown = mlp(&["check", "examples/taxi/pipeline.mlp", "--set", "epoch=3"], &root());
+    assert!(text(&unknown.stderr).contains("did you mean `epochs`?"));
+}
+
+#[test]
+fn set_paths_are_relative_to_the_current_folder() {
+    let out = mlp(&["graph", "pipeline.mlp", "--format", "json", "--set", "data_root=../elsewhere"], &root().join("examples/taxi"));
+    let ir: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ir["params"]["data_root"]["value"], "../elsewhere");
+    let out = mlp(&["graph", "examples/taxi/pipeline.mlp", "--format", "json", "--set", "data_root=mydata"], &root());
+    let ir: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(ir["params"]["data_root"]["value"], "../../mydata");
+}
+
+#[test]
+fn json_diagnostics_carry_code_position_and_fix() {
+    let dir = tempdir();
+    std::fs::write(
+        dir.join("p.mlp"),
+        "component c {\n  wasm = \"c.wasm\"\n  input examples: Examples\n  output out: Statistics\n}\nstep a = c { exampels = a.out }\n",
+    )
+    .unwrap();
+    let out = mlp(&["check", "p.mlp", "--format", "json"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = v.as_array().unwrap().iter().find(|d| d["code"] == "E0301").expect("E0301");
+    assert_eq!(d["file"], "p.mlp");
+    assert_eq!(d["line"], 6);
+    assert_eq!(d["column"], 14);
+    assert_eq!(d["fix"]["edits"][0]["replacement"], "examples");
+}
+
+#[test]
+fn fmt_rewrites_in_place_and_check_mode_reports() {
+    let dir = tempdir();
+    let f = dir.join("p.mlp");
+    std::fs::write(&f, "param   a:int=1 // keep\n").unwrap();
+    let out = mlp(&["fmt", "--check", "p.mlp"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "param   a:int=1 // keep\n");
+    assert_eq!(mlp(&["fmt", "p.mlp"], &dir).status.code(), Some(0));
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "param a: int = 1 // keep\n");
+    assert_eq!(mlp(&["fmt", "--check", "p.mlp"], &dir).status.code(), Some(0));
+}
+
+#[test]
+fn explain_prints_the_page_and_rejects_unknown_codes() {
+    let out = mlp(&["explain", "e0301"], &root());
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("# E0301: unknown argument"));
+    let bad = mlp(&["explain", "E9999"], &root());
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("not an mlp diagnostic code"));
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let out = mlp(&["check", "does/not/exist.mlp"], &root());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("E0101"), "{}", text(&out.stderr));
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("mlp-cli-test-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn rand_suffix() -> u128 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    t + u128::from(N.fetch_add(1, Ordering::Relaxed))
+}
