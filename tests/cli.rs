@@ -45,7 +45,10 @@ fn set_overrides_are_type_checked_and_reach_the_ir() {
 
 #[test]
 fn set_paths_are_relative_to_the_current_folder() {
-    let out = mlp(&["graph", "pipeline.mlp", "--format", "json", "--set", "data_root=../elsewhere"], &root().join("examples/taxi"));
+    let out = mlp(
+        &["graph", "pipeline.mlp", "--format", "json", "--set", "data_root=../elsewhere"],
+        &root().join("examples/taxi"),
+    );
     let ir: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(ir["params"]["data_root"]["value"], "../elsewhere");
     let out = mlp(&["graph", "examples/taxi/pipeline.mlp", "--format", "json", "--set", "data_root=mydata"], &root());

@@ -36,7 +36,11 @@ fn every_prefix_of_every_file_parses_and_checks_without_panic() {
             for d in &result.diagnostics {
                 for l in &d.labels {
                     let len = result.sources.get(l.file).text.len() as u32;
-                    assert!(l.span.start <= l.span.end && l.span.end <= len, "{}: label out of range at prefix {end}", path.display());
+                    assert!(
+                        l.span.start <= l.span.end && l.span.end <= len,
+                        "{}: label out of range at prefix {end}",
+                        path.display()
+                    );
                 }
             }
             let _ = mlp_lang::fmt::format(&c.files[0].1);
@@ -85,10 +89,64 @@ fn formatting_keeps_the_meaning_of_valid_files() {
 }
 
 const TOKENS: &[&str] = &[
-    "step", "param", "import", "component", "pipeline", "artifact", "input", "output", "when", "grant", "limit",
-    "retry", "cache", "if", "then", "else", "and", "or", "not", "true", "x", "y", "tab", ".", "=", "==", ":", ",",
-    "{", "}", "(", ")", "[", "]", "<", ">", "?", "??", "+", "-", "*", "/", "\"s\"", "\"", "1", "2.5", "5m", "2GiB",
-    "10xb", "\n", " ", "//c", "///d", "int", "list<int>", "Examples", "\\", "é",
+    "step",
+    "param",
+    "import",
+    "component",
+    "pipeline",
+    "artifact",
+    "input",
+    "output",
+    "when",
+    "grant",
+    "limit",
+    "retry",
+    "cache",
+    "if",
+    "then",
+    "else",
+    "and",
+    "or",
+    "not",
+    "true",
+    "x",
+    "y",
+    "tab",
+    ".",
+    "=",
+    "==",
+    ":",
+    ",",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "<",
+    ">",
+    "?",
+    "??",
+    "+",
+    "-",
+    "*",
+    "/",
+    "\"s\"",
+    "\"",
+    "1",
+    "2.5",
+    "5m",
+    "2GiB",
+    "10xb",
+    "\n",
+    " ",
+    "//c",
+    "///d",
+    "int",
+    "list<int>",
+    "Examples",
+    "\\",
+    "é",
 ];
 
 proptest! {

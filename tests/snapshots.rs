@@ -15,7 +15,13 @@ fn error_cases() {
         assert!(!case.expect.is_empty(), "{}: error case without `// expect:`", path.display());
         let checked = check_case(&case);
         let got = codes(&checked);
-        assert_eq!(got, case.expect, "{}: wrong codes\n{}", path.display(), render_terminal(&checked.diagnostics, &checked.sources, false));
+        assert_eq!(
+            got,
+            case.expect,
+            "{}: wrong codes\n{}",
+            path.display(),
+            render_terminal(&checked.diagnostics, &checked.sources, false)
+        );
         assert!(checked.diagnostics.iter().all(|d| d.primary().is_some()), "every diagnostic has a location");
         insta::assert_snapshot!(render_terminal(&checked.diagnostics, &checked.sources, false));
     });

@@ -24,9 +24,13 @@ fn generate(n: usize) -> String {
                 "step s{i} = transform {{\n  examples = s{prev}.out\n  features = {{\n    a = log1p(fare) * {i}\n    b = if a > 2 then bucketize(hour, [6, 12, 18]) else 0\n    c = zscore(miles)\n  }}\n}}\n"
             ));
         } else if i % 10 == 0 {
-            s.push_str(&format!("step s{i} = stats {{ examples = s{prev}.out, extra = s0.out, buckets = epochs * 2 }}\n"));
+            s.push_str(&format!(
+                "step s{i} = stats {{ examples = s{prev}.out, extra = s0.out, buckets = epochs * 2 }}\n"
+            ));
         } else {
-            s.push_str(&format!("step s{i} = stats {{\n  examples = s{prev}.out\n  buckets = {i}\n  limit time 5m\n}}\n"));
+            s.push_str(&format!(
+                "step s{i} = stats {{\n  examples = s{prev}.out\n  buckets = {i}\n  limit time 5m\n}}\n"
+            ));
         }
     }
     s

@@ -3,8 +3,8 @@
 //! Each code has a page `docs/errors/CODE.md`, compiled into the binary for `mlp explain`.
 //! Codes are never renumbered or reused; a retired code keeps its page.
 
-use serde::Serialize;
 use crate::diag::Severity;
+use serde::Serialize;
 
 macro_rules! codes {
     ($($code:ident $sev:ident $title:literal),* $(,)?) => {

@@ -117,17 +117,9 @@ impl Diagnostic {
     }
 
     /// Attach a fix that replaces `span` in `file` with `replacement`.
-    pub fn fix(
-        mut self,
-        message: impl Into<String>,
-        file: FileId,
-        span: Span,
-        replacement: impl Into<String>,
-    ) -> Self {
-        self.fix = Some(Fix {
-            message: message.into(),
-            edits: vec![Edit { file, span, replacement: replacement.into() }],
-        });
+    pub fn fix(mut self, message: impl Into<String>, file: FileId, span: Span, replacement: impl Into<String>) -> Self {
+        self.fix =
+            Some(Fix { message: message.into(), edits: vec![Edit { file, span, replacement: replacement.into() }] });
         self
     }
 
@@ -311,11 +303,7 @@ fn bind(diag: &Diagnostic, sources: &SourceMap) -> Rendered {
 
 /// Render diagnostics for a terminal, with or without colour.
 pub fn render_terminal(diags: &[Diagnostic], sources: &SourceMap, color: bool) -> String {
-    let theme = if color {
-        miette::GraphicalTheme::unicode()
-    } else {
-        miette::GraphicalTheme::unicode_nocolor()
-    };
+    let theme = if color { miette::GraphicalTheme::unicode() } else { miette::GraphicalTheme::unicode_nocolor() };
     let handler = miette::GraphicalReportHandler::new_themed(theme).with_width(100);
     let mut out = String::new();
     for d in diags {

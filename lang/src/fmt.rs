@@ -72,7 +72,11 @@ impl Printer<'_> {
             if c.span.start as usize >= pos {
                 break;
             }
-            if keep_blank && self.blank_between(self.last_end, c.span.start as usize) && !self.out.is_empty() && !self.out.ends_with("{\n") {
+            if keep_blank
+                && self.blank_between(self.last_end, c.span.start as usize)
+                && !self.out.is_empty()
+                && !self.out.ends_with("{\n")
+            {
                 self.out.push('\n');
             }
             self.indent(indent);
@@ -117,7 +121,11 @@ impl Printer<'_> {
         for item in items {
             let start = if item.docs.lines.is_empty() { item.span.start } else { item.docs.span.start } as usize;
             self.comments_before(start, indent, true);
-            if !self.out.is_empty() && self.blank_between(self.last_end, start) && !self.out.ends_with("\n\n") && !self.out.ends_with("{\n") {
+            if !self.out.is_empty()
+                && self.blank_between(self.last_end, start)
+                && !self.out.ends_with("\n\n")
+                && !self.out.ends_with("{\n")
+            {
                 self.out.push('\n');
             }
             self.docs(&item.docs, indent);
@@ -199,7 +207,8 @@ impl Printer<'_> {
 
     fn source_is_multiline(&self, sp: Span) -> bool {
         // Written across lines when a newline follows the opening bracket.
-        self.src(sp).is_some_and(|s| s.trim_start_matches(['{', '[']).trim_start_matches([' ', '\t']).starts_with(['\n', '\r']))
+        self.src(sp)
+            .is_some_and(|s| s.trim_start_matches(['{', '[']).trim_start_matches([' ', '\t']).starts_with(['\n', '\r']))
     }
 
     fn has_comment_in(&self, sp: Span) -> bool {
@@ -211,7 +220,12 @@ impl Printer<'_> {
         self.out.push_str(&head);
         let when = s.when.as_ref().map(|w| format!(" when {}", self.inline_expr(w)));
         let args_only = s.body.entries.iter().all(|e| matches!(e, StepEntry::Arg(_)));
-        let inline = if !s.body.unclosed && args_only && s.body.entries.len() <= 3 && !self.source_is_multiline(s.body.span) && !self.has_comment_in(s.body.span) {
+        let inline = if !s.body.unclosed
+            && args_only
+            && s.body.entries.len() <= 3
+            && !self.source_is_multiline(s.body.span)
+            && !self.has_comment_in(s.body.span)
+        {
             let parts: Vec<String> = s
                 .body
                 .entries
@@ -243,7 +257,10 @@ impl Printer<'_> {
                         StepEntry::Error(n) => n.span,
                     };
                     self.comments_before(sp.start as usize, indent + 1, true);
-                    if self.blank_between(self.last_end, sp.start as usize) && !self.out.ends_with("{\n") && !self.out.ends_with("\n\n") {
+                    if self.blank_between(self.last_end, sp.start as usize)
+                        && !self.out.ends_with("{\n")
+                        && !self.out.ends_with("\n\n")
+                    {
                         self.out.push('\n');
                     }
                     self.indent(indent + 1);
@@ -271,7 +288,11 @@ impl Printer<'_> {
                     }
                     self.end_line(sp.end as usize);
                 }
-                let close = if s.body.unclosed { s.body.span.end as usize } else { (s.body.span.end as usize).saturating_sub(1) };
+                let close = if s.body.unclosed {
+                    s.body.span.end as usize
+                } else {
+                    (s.body.span.end as usize).saturating_sub(1)
+                };
                 self.comments_before(close, indent + 1, true);
                 self.last_end = s.body.span.end as usize;
                 if !s.body.unclosed {
@@ -289,7 +310,9 @@ impl Printer<'_> {
     fn expr(&mut self, e: &Expr, indent: usize) {
         match &e.kind {
             ExprKind::Record(fields) => {
-                let multi = self.source_is_multiline(e.span) || self.has_comment_in(e.span) || fields.iter().any(|f| matches!(f, Field::Error(_)));
+                let multi = self.source_is_multiline(e.span)
+                    || self.has_comment_in(e.span)
+                    || fields.iter().any(|f| matches!(f, Field::Error(_)));
                 let inline = self.inline_expr(e);
                 let col = self.out.rsplit('\n').next().map_or(0, str::len);
                 if !multi && col + inline.len() <= WIDTH {
@@ -305,7 +328,10 @@ impl Printer<'_> {
                         Field::Error(n) => n.span,
                     };
                     self.comments_before(sp.start as usize, indent + 1, true);
-                    if self.blank_between(self.last_end, sp.start as usize) && !self.out.ends_with("{\n") && !self.out.ends_with("\n\n") {
+                    if self.blank_between(self.last_end, sp.start as usize)
+                        && !self.out.ends_with("{\n")
+                        && !self.out.ends_with("\n\n")
+                    {
                         self.out.push('\n');
                     }
                     self.indent(indent + 1);
@@ -394,7 +420,9 @@ impl Printer<'_> {
             ExprKind::Unary(UnOp::Neg, x) => format!("-{}", self.inline_expr(x)),
             ExprKind::Unary(UnOp::Not, x) => format!("not {}", self.inline_expr(x)),
             ExprKind::Binary(op, a, b) => format!("{} {} {}", self.inline_expr(a), op.symbol(), self.inline_expr(b)),
-            ExprKind::If(c, a, b) => format!("if {} then {} else {}", self.inline_expr(c), self.inline_expr(a), self.inline_expr(b)),
+            ExprKind::If(c, a, b) => {
+                format!("if {} then {} else {}", self.inline_expr(c), self.inline_expr(a), self.inline_expr(b))
+            }
             ExprKind::Paren(x) => format!("({})", self.inline_expr(x)),
             ExprKind::Error => self.src(e.span).unwrap_or("").to_string(),
         }
@@ -408,7 +436,9 @@ impl Printer<'_> {
 fn ty(t: &TypeExpr) -> String {
     match t {
         TypeExpr::Named { path, optional, .. } => format!("{}{}", path.display(), if *optional { "?" } else { "" }),
-        TypeExpr::Generic { name, arg, optional, .. } => format!("{}<{}>{}", name.name, ty(arg), if *optional { "?" } else { "" }),
+        TypeExpr::Generic { name, arg, optional, .. } => {
+            format!("{}<{}>{}", name.name, ty(arg), if *optional { "?" } else { "" })
+        }
     }
 }
 
@@ -438,7 +468,7 @@ fn duration(mut ms: u64) -> String {
     }
     let mut s = String::new();
     for (u, n) in DURATION_UNITS.iter().rev() {
-        if ms >= *n && (ms % n == 0 || *u != "ms") {
+        if ms >= *n && (ms.is_multiple_of(*n) || *u != "ms") {
             let k = ms / n;
             if k > 0 {
                 s.push_str(&format!("{k}{u}"));
@@ -454,7 +484,7 @@ fn duration(mut ms: u64) -> String {
 
 fn size(b: u64) -> String {
     for (u, n) in SIZE_UNITS.iter().rev() {
-        if b >= *n && b % n == 0 && *u != "B" {
+        if b >= *n && b.is_multiple_of(*n) && *u != "B" {
             return format!("{}{u}", b / n);
         }
     }

@@ -214,7 +214,8 @@ impl Ir {
     /// The DAG as a petgraph graph; node weights index [`Ir::steps`].
     pub fn graph(&self) -> DiGraph<usize, usize> {
         let mut g = DiGraph::new();
-        let idx: HashMap<&str, _> = self.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), g.add_node(i))).collect();
+        let idx: HashMap<&str, _> =
+            self.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), g.add_node(i))).collect();
         for (i, e) in self.edges.iter().enumerate() {
             if let (Some(&a), Some(&b)) = (idx.get(e.from.as_str()), idx.get(e.to.as_str())) {
                 g.add_edge(a, b, i);
@@ -273,7 +274,14 @@ pub(crate) fn lower(
     overrides: &BTreeMap<String, (Expr, FileId, String)>,
     opts: &CheckOptions,
 ) -> Result<Ir, Vec<Diagnostic>> {
-    let mut l = Lower { c, lines: HashMap::new(), steps: Vec::new(), edges: Vec::new(), diags: Vec::new(), cli_base: opts.cli_base.clone() };
+    let mut l = Lower {
+        c,
+        lines: HashMap::new(),
+        steps: Vec::new(),
+        edges: Vec::new(),
+        diags: Vec::new(),
+        cli_base: opts.cli_base.clone(),
+    };
     let root = &c.pipelines[0];
     let m0 = &c.modules[0];
     let mut env: Env = HashMap::new();
@@ -290,7 +298,12 @@ pub(crate) fn lower(
             l.diags.push(
                 Diagnostic::new(Code::E0401, m0.file, p.span, format!("parameter `{}` has no value", p.name))
                     .label("no default and not set")
-                    .help(format!("give it a default (`param {}: {} = ...`) or set it: `--set {}=...`", p.name, p.ty.display(), p.name)),
+                    .help(format!(
+                        "give it a default (`param {}: {} = ...`) or set it: `--set {}=...`",
+                        p.name,
+                        p.ty.display(),
+                        p.name
+                    )),
             );
             continue;
         };
@@ -402,12 +415,20 @@ impl Lower<'_> {
     }
 
     /// Expand pipeline `p` with parameter values `env` and inputs `inputs`; returns its outputs.
-    fn instance(&mut self, p: usize, prefix: &str, env: &Env, inputs: &HashMap<String, Vec<Source>>, when: Option<IrExpr>) -> Outputs {
+    fn instance(
+        &mut self,
+        p: usize,
+        prefix: &str,
+        env: &Env,
+        inputs: &HashMap<String, Vec<Source>>,
+        when: Option<IrExpr>,
+    ) -> Outputs {
         let pl = self.c.pipelines[p].clone();
         let m = pl.module;
         let file = self.module(p).file;
         let dir = dir_of(&self.module(p).key).to_string();
-        let index: HashMap<String, usize> = pl.steps.iter().enumerate().map(|(i, s)| (s.name.name.clone(), i)).collect();
+        let index: HashMap<String, usize> =
+            pl.steps.iter().enumerate().map(|(i, s)| (s.name.name.clone(), i)).collect();
         // Order steps so producers come before consumers.
         let mut deps: Vec<Vec<usize>> = Vec::new();
         for s in &pl.steps {
@@ -516,8 +537,12 @@ impl Lower<'_> {
                         let word = o.word.as_ref().map(|w| w.name.as_str());
                         let val = o.value.as_ref().and_then(|v| self.eval(v, env, file, &dir));
                         match (o.keyword.name.as_str(), word, val) {
-                            ("grant", Some("read"), Some(Value::String(p) | Value::Path(p))) => grants.push(Grant::Read(path_of(&p, &dir))),
-                            ("grant", Some("write"), Some(Value::String(p) | Value::Path(p))) => grants.push(Grant::Write(path_of(&p, &dir))),
+                            ("grant", Some("read"), Some(Value::String(p) | Value::Path(p))) => {
+                                grants.push(Grant::Read(path_of(&p, &dir)))
+                            }
+                            ("grant", Some("write"), Some(Value::String(p) | Value::Path(p))) => {
+                                grants.push(Grant::Write(path_of(&p, &dir)))
+                            }
                             ("grant", Some("net"), Some(Value::String(h))) => grants.push(Grant::Net(h)),
                             ("grant", Some("gpu"), _) => grants.push(Grant::Gpu),
                             ("limit", Some("time"), Some(Value::Duration(d))) => time = Some(d),
@@ -532,9 +557,14 @@ impl Lower<'_> {
                                     retries = n as u32;
                                 } else {
                                     self.diags.push(
-                                        Diagnostic::new(Code::E0705, file, o.span, format!("`retry` is {n}; it must be from 0 to 10"))
-                                            .label("invalid retry count")
-                                            .help("retry a failed step at most 10 times"),
+                                        Diagnostic::new(
+                                            Code::E0705,
+                                            file,
+                                            o.span,
+                                            format!("`retry` is {n}; it must be from 0 to 10"),
+                                        )
+                                        .label("invalid retry count")
+                                        .help("retry a failed step at most 10 times"),
                                     );
                                 }
                             }
@@ -556,7 +586,10 @@ impl Lower<'_> {
                                     ty: port.ty.unopt().display(),
                                 });
                             }
-                            ins.insert(port.name.clone(), Input { ty: port.ty.unopt().display(), optional: port.ty.is_optional(), sources: srcs });
+                            ins.insert(
+                                port.name.clone(),
+                                Input { ty: port.ty.unopt().display(), optional: port.ty.is_optional(), sources: srcs },
+                            );
                         }
                     }
                     if let Some(c) = &cond {
@@ -569,7 +602,13 @@ impl Lower<'_> {
                                 .find(|s| s.id == src.step)
                                 .and_then(|s| s.outputs.get(&src.output).cloned())
                                 .unwrap_or_else(|| "Blessing".into());
-                            self.edges.push(Edge { from: src.step, output: src.output, to: id.clone(), input: "when".into(), ty });
+                            self.edges.push(Edge {
+                                from: src.step,
+                                output: src.output,
+                                to: id.clone(),
+                                input: "when".into(),
+                                ty,
+                            });
                         }
                     }
                     let mut o: Outputs = HashMap::new();
@@ -629,10 +668,10 @@ impl Lower<'_> {
 
     /// A parameter value of type `ty`.
     fn value(&mut self, e: &Expr, ty: &Ty, env: &Env, file: FileId, dir: &str) -> Option<Value> {
-        if let (Ty::Features | Ty::Expr, ExprKind::Name(n)) = (ty.unopt(), &e.kind) {
-            if let Some(v) = env.get(&n.name) {
-                return Some(v.clone());
-            }
+        if let (Ty::Features | Ty::Expr, ExprKind::Name(n)) = (ty.unopt(), &e.kind)
+            && let Some(v) = env.get(&n.name)
+        {
+            return Some(v.clone());
         }
         match ty.unopt() {
             Ty::Features => {
@@ -647,13 +686,23 @@ impl Lower<'_> {
                 let mut out = Vec::new();
                 for f in fields {
                     if let Field::Entry { name, value, .. } = f {
-                        let expr = self.ir_expr(value, env, &HashMap::new(), &HashMap::new(), file, dir, Ctx::Feature, &names);
+                        let expr =
+                            self.ir_expr(value, env, &HashMap::new(), &HashMap::new(), file, dir, Ctx::Feature, &names);
                         out.push(Feature { name: name.name.clone(), expr });
                     }
                 }
                 Some(Value::Features(out))
             }
-            Ty::Expr => Some(Value::Expr(Box::new(self.ir_expr(e, env, &HashMap::new(), &HashMap::new(), file, dir, Ctx::Free, &HashMap::new())))),
+            Ty::Expr => Some(Value::Expr(Box::new(self.ir_expr(
+                e,
+                env,
+                &HashMap::new(),
+                &HashMap::new(),
+                file,
+                dir,
+                Ctx::Free,
+                &HashMap::new(),
+            )))),
             _ => self.eval(e, env, file, dir).map(|v| coerce(v, ty, dir, false)),
         }
     }
@@ -686,12 +735,11 @@ impl Lower<'_> {
                 }
             }
             ExprKind::Field(b, f) => {
-                if ctx == Ctx::When {
-                    if let ExprKind::Name(n) = &b.kind {
-                        if let Some(o) = outs.get(&n.name) {
-                            return IrExpr::Artifact(o.get(&f.name).cloned().unwrap_or_default());
-                        }
-                    }
+                if ctx == Ctx::When
+                    && let ExprKind::Name(n) = &b.kind
+                    && let Some(o) = outs.get(&n.name)
+                {
+                    return IrExpr::Artifact(o.get(&f.name).cloned().unwrap_or_default());
                 }
                 if let Some(v) = self.try_const(e, env, file, dir) {
                     return IrExpr::Lit(v);
@@ -700,10 +748,10 @@ impl Lower<'_> {
             }
             ExprKind::Paren(x) => go(self, x),
             ExprKind::Call(name, args) => {
-                if name.name == "col" {
-                    if let Some(ExprKind::Str(s)) = args.first().map(|a| &a.value.kind) {
-                        return IrExpr::Column(s.clone());
-                    }
+                if name.name == "col"
+                    && let Some(ExprKind::Str(s)) = args.first().map(|a| &a.value.kind)
+                {
+                    return IrExpr::Column(s.clone());
                 }
                 let mut pos = Vec::new();
                 let mut named = BTreeMap::new();
@@ -719,9 +767,15 @@ impl Lower<'_> {
                 IrExpr::Call { func: name.name.clone(), args: pos, named }
             }
             ExprKind::Unary(op, x) => IrExpr::Unary { op: *op, arg: Box::new(go(self, x)) },
-            ExprKind::Binary(op, a, b) => IrExpr::Binary { op: *op, lhs: Box::new(go(self, a)), rhs: Box::new(go(self, b)) },
-            ExprKind::If(c, a, b) => IrExpr::If { cond: Box::new(go(self, c)), then: Box::new(go(self, a)), otherwise: Box::new(go(self, b)) },
-            ExprKind::List(_) | ExprKind::Record(_) | _ => match self.eval(e, env, file, dir) {
+            ExprKind::Binary(op, a, b) => {
+                IrExpr::Binary { op: *op, lhs: Box::new(go(self, a)), rhs: Box::new(go(self, b)) }
+            }
+            ExprKind::If(c, a, b) => IrExpr::If {
+                cond: Box::new(go(self, c)),
+                then: Box::new(go(self, a)),
+                otherwise: Box::new(go(self, b)),
+            },
+            _ => match self.eval(e, env, file, dir) {
                 Some(v) => IrExpr::Lit(v),
                 None => IrExpr::Lit(Value::Bool(false)),
             },
@@ -740,7 +794,8 @@ impl Lower<'_> {
         None
     }
 
-    /// Evaluate a constant expression.
+    /// Evaluate a constant expression. `dir` is threaded through for nested values.
+    #[allow(clippy::only_used_in_recursion)]
     fn eval(&mut self, e: &Expr, env: &Env, file: FileId, dir: &str) -> Option<Value> {
         use Value as V;
         Some(match &e.kind {
@@ -755,7 +810,15 @@ impl Lower<'_> {
             ExprKind::Field(b, f) => match self.eval(b, env, file, dir)? {
                 V::Map(m) => match m.get(&f.name) {
                     Some(v) => v.clone(),
-                    None => return self.fail(Code::E0202, file, f.span, format!("the map has no key `{}`", f.name), "use a key the map has"),
+                    None => {
+                        return self.fail(
+                            Code::E0202,
+                            file,
+                            f.span,
+                            format!("the map has no key `{}`", f.name),
+                            "use a key the map has",
+                        );
+                    }
                 },
                 _ => return None,
             },
@@ -776,11 +839,25 @@ impl Lower<'_> {
             ExprKind::Unary(UnOp::Neg, x) => match self.eval(x, env, file, dir)? {
                 V::Int(i) => match i.checked_neg() {
                     Some(n) => V::Int(n),
-                    None => return self.fail(Code::E0310, file, e.span, "integer overflow".into(), "the result does not fit in 64 bits"),
+                    None => {
+                        return self.fail(
+                            Code::E0310,
+                            file,
+                            e.span,
+                            "integer overflow".into(),
+                            "the result does not fit in 64 bits",
+                        );
+                    }
                 },
                 V::Float(f) => V::Float(-f),
                 V::Duration(_) | V::Size(_) => {
-                    return self.fail(Code::E0310, file, e.span, "durations and sizes cannot be negative".into(), "use a positive value");
+                    return self.fail(
+                        Code::E0310,
+                        file,
+                        e.span,
+                        "durations and sizes cannot be negative".into(),
+                        "use a positive value",
+                    );
                 }
                 _ => return None,
             },
@@ -794,7 +871,11 @@ impl Lower<'_> {
                 return self.binary(*op, x, y, e.span, file);
             }
             ExprKind::Call(name, args) => {
-                let vals: Vec<Value> = args.iter().filter(|a| a.name.is_none()).map(|a| self.eval(&a.value, env, file, dir)).collect::<Option<_>>()?;
+                let vals: Vec<Value> = args
+                    .iter()
+                    .filter(|a| a.name.is_none())
+                    .map(|a| self.eval(&a.value, env, file, dir))
+                    .collect::<Option<_>>()?;
                 let num = |v: &Value| match v {
                     V::Int(i) => Some(*i as f64),
                     V::Float(f) => Some(*f),
@@ -811,17 +892,49 @@ impl Lower<'_> {
                     ("round", [x]) => V::Float(x.round()),
                     ("floor", [x]) => V::Float(x.floor()),
                     ("ceil", [x]) => V::Float(x.ceil()),
-                    ("abs", [x]) => if all_int { V::Int((*x as i64).abs()) } else { V::Float(x.abs()) },
-                    ("min", [x, y]) => if all_int { V::Int(x.min(*y) as i64) } else { V::Float(x.min(*y)) },
-                    ("max", [x, y]) => if all_int { V::Int(x.max(*y) as i64) } else { V::Float(x.max(*y)) },
-                    ("clip", [x, lo, hi]) => if all_int { V::Int(x.max(*lo).min(*hi) as i64) } else { V::Float(x.max(*lo).min(*hi)) },
+                    ("abs", [x]) => {
+                        if all_int {
+                            V::Int((*x as i64).abs())
+                        } else {
+                            V::Float(x.abs())
+                        }
+                    }
+                    ("min", [x, y]) => {
+                        if all_int {
+                            V::Int(x.min(*y) as i64)
+                        } else {
+                            V::Float(x.min(*y))
+                        }
+                    }
+                    ("max", [x, y]) => {
+                        if all_int {
+                            V::Int(x.max(*y) as i64)
+                        } else {
+                            V::Float(x.max(*y))
+                        }
+                    }
+                    ("clip", [x, lo, hi]) => {
+                        if all_int {
+                            V::Int(x.max(*lo).min(*hi) as i64)
+                        } else {
+                            V::Float(x.max(*lo).min(*hi))
+                        }
+                    }
                     ("float", [x]) => V::Float(*x),
                     ("int", [x]) => V::Int(*x as i64),
                     ("float", []) => match vals.first() {
                         Some(V::Bool(b)) => V::Float(if *b { 1.0 } else { 0.0 }),
                         Some(V::String(s)) => match s.trim().parse() {
                             Ok(f) => V::Float(f),
-                            Err(_) => return self.fail(Code::E0804, file, e.span, format!("`{s}` is not a number"), "convert only strings that hold numbers"),
+                            Err(_) => {
+                                return self.fail(
+                                    Code::E0804,
+                                    file,
+                                    e.span,
+                                    format!("`{s}` is not a number"),
+                                    "convert only strings that hold numbers",
+                                );
+                            }
                         },
                         _ => return None,
                     },
@@ -829,7 +942,15 @@ impl Lower<'_> {
                         Some(V::Bool(b)) => V::Int(i64::from(*b)),
                         Some(V::String(s)) => match s.trim().parse() {
                             Ok(i) => V::Int(i),
-                            Err(_) => return self.fail(Code::E0804, file, e.span, format!("`{s}` is not an integer"), "convert only strings that hold integers"),
+                            Err(_) => {
+                                return self.fail(
+                                    Code::E0804,
+                                    file,
+                                    e.span,
+                                    format!("`{s}` is not an integer"),
+                                    "convert only strings that hold integers",
+                                );
+                            }
                         },
                         _ => return None,
                     },
@@ -858,10 +979,16 @@ impl Lower<'_> {
                         );
                     }
                 };
-                if let V::Float(f) = r {
-                    if !f.is_finite() {
-                        return self.fail(Code::E0310, file, e.span, format!("`{}` gives {f} here", name.name), "the result must be a finite number");
-                    }
+                if let V::Float(f) = r
+                    && !f.is_finite()
+                {
+                    return self.fail(
+                        Code::E0310,
+                        file,
+                        e.span,
+                        format!("`{}` gives {f} here", name.name),
+                        "the result must be a finite number",
+                    );
                 }
                 r
             }
@@ -871,7 +998,15 @@ impl Lower<'_> {
 
     fn binary(&mut self, op: BinOp, x: Value, y: Value, span: Span, file: FileId) -> Option<Value> {
         use Value as V;
-        let ovf = |s: &mut Self| s.fail(Code::E0310, file, span, "integer overflow in a constant".into(), "the result does not fit in 64 bits");
+        let ovf = |s: &mut Self| {
+            s.fail(
+                Code::E0310,
+                file,
+                span,
+                "integer overflow in a constant".into(),
+                "the result does not fit in 64 bits",
+            )
+        };
         let cmp = |o: std::cmp::Ordering| match op {
             BinOp::Lt => o.is_lt(),
             BinOp::Le => o.is_le(),
@@ -930,7 +1065,13 @@ impl Lower<'_> {
                     _ => None,
                 };
                 let Some(r) = r else {
-                    return self.fail(Code::E0310, file, span, "the result is negative or too large".into(), "durations and sizes are whole, non-negative amounts");
+                    return self.fail(
+                        Code::E0310,
+                        file,
+                        span,
+                        "the result is negative or too large".into(),
+                        "durations and sizes are whole, non-negative amounts",
+                    );
                 };
                 if matches!(x, V::Duration(_)) { V::Duration(r) } else { V::Size(r) }
             }
@@ -941,7 +1082,13 @@ impl Lower<'_> {
                     _ => None,
                 };
                 let Some(r) = r else {
-                    return self.fail(Code::E0310, file, span, "the result is negative or out of range".into(), "multiply or divide by a positive integer");
+                    return self.fail(
+                        Code::E0310,
+                        file,
+                        span,
+                        "the result is negative or out of range".into(),
+                        "multiply or divide by a positive integer",
+                    );
                 };
                 if matches!(x, V::Duration(_)) || matches!(y, V::Duration(_)) { V::Duration(r) } else { V::Size(r) }
             }
@@ -956,7 +1103,13 @@ impl Lower<'_> {
                     _ => return None,
                 };
                 if !r.is_finite() {
-                    return self.fail(Code::E0310, file, span, "the result is not a finite number".into(), "keep constants within the range of a 64-bit float");
+                    return self.fail(
+                        Code::E0310,
+                        file,
+                        span,
+                        "the result is not a finite number".into(),
+                        "keep constants within the range of a 64-bit float",
+                    );
                 }
                 V::Float(r)
             }

@@ -47,14 +47,10 @@ impl FsLoader {
 impl Loader for FsLoader {
     fn read(&self, key: &str) -> Result<String, String> {
         if key.starts_with(STD_PREFIX) && self.stdlib.is_none() {
-            return EMBEDDED_STDLIB
-                .iter()
-                .find(|(k, _)| *k == key)
-                .map(|(_, t)| t.to_string())
-                .ok_or_else(|| {
-                    let names: Vec<&str> = EMBEDDED_STDLIB.iter().map(|(k, _)| *k).collect();
-                    format!("the standard library has no such file (it has {})", names.join(", "))
-                });
+            return EMBEDDED_STDLIB.iter().find(|(k, _)| *k == key).map(|(_, t)| t.to_string()).ok_or_else(|| {
+                let names: Vec<&str> = EMBEDDED_STDLIB.iter().map(|(k, _)| *k).collect();
+                format!("the standard library has no such file (it has {})", names.join(", "))
+            });
         }
         let path = self.path_of(key);
         match std::fs::read_to_string(&path) {
@@ -90,8 +86,12 @@ pub fn check_file(path: &Path, overrides: &[String]) -> Result<Checked, LoadErro
     let root_dir = abs.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut loader = FsLoader::new(&root_dir);
     loader.cwd = cwd.clone();
-    let cli_base = relative(&normalize(&cwd), &root_dir).map_or_else(|| cwd.to_string_lossy().into_owned(), |p| p.to_string_lossy().into_owned());
-    let opts = CheckOptions { overrides: overrides.to_vec(), cli_base: if cli_base.is_empty() { String::new() } else { cli_base } };
+    let cli_base = relative(&normalize(&cwd), &root_dir)
+        .map_or_else(|| cwd.to_string_lossy().into_owned(), |p| p.to_string_lossy().into_owned());
+    let opts = CheckOptions {
+        overrides: overrides.to_vec(),
+        cli_base: if cli_base.is_empty() { String::new() } else { cli_base },
+    };
     Ok(mlp_lang::check(&name, &loader, &opts))
 }
 

@@ -31,7 +31,8 @@ impl Scope {
         self.used.borrow_mut().insert(name.to_string());
     }
     pub(crate) fn value_names(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.params.keys().chain(self.inputs.keys()).chain(self.steps.keys()).cloned().collect();
+        let mut v: Vec<String> =
+            self.params.keys().chain(self.inputs.keys()).chain(self.steps.keys()).cloned().collect();
         v.sort();
         v
     }
@@ -155,10 +156,15 @@ impl Cx {
                 let StepEntry::Arg(a) = e else { continue };
                 if let Some(first) = given.insert(a.name.name.clone(), a.name.span) {
                     self.err(
-                        Diagnostic::new(Code::E0303, file, a.name.span, format!("argument `{}` is given twice", a.name.name))
-                            .label("second value")
-                            .secondary(file, first, "first given here")
-                            .help("remove one of them"),
+                        Diagnostic::new(
+                            Code::E0303,
+                            file,
+                            a.name.span,
+                            format!("argument `{}` is given twice", a.name.name),
+                        )
+                        .label("second value")
+                        .secondary(file, first, "first given here")
+                        .help("remove one of them"),
                     );
                     continue;
                 }
@@ -170,10 +176,24 @@ impl Cx {
                     if let Decl::Pipeline(_) = callee {}
                     if r.ty.unopt() != port.ty.unopt() && !r.ty.is_loose() && !port.ty.is_loose() {
                         self.err(
-                            Diagnostic::new(Code::E0305, file, a.value.span, format!("`{}` expects {}, found {}", a.name.name, port.ty.unopt().display(), r.ty.unopt().display()))
-                                .label(format!("this is {}", article(r.ty.unopt())))
-                                .secondary(self.file(self.decl_module(callee)), port.span, format!("`{}` of `{callee_name}` is declared here", port.name))
-                                .help(format!("pass an output of type {}", port.ty.unopt().display())),
+                            Diagnostic::new(
+                                Code::E0305,
+                                file,
+                                a.value.span,
+                                format!(
+                                    "`{}` expects {}, found {}",
+                                    a.name.name,
+                                    port.ty.unopt().display(),
+                                    r.ty.unopt().display()
+                                ),
+                            )
+                            .label(format!("this is {}", article(r.ty.unopt())))
+                            .secondary(
+                                self.file(self.decl_module(callee)),
+                                port.span,
+                                format!("`{}` of `{callee_name}` is declared here", port.name),
+                            )
+                            .help(format!("pass an output of type {}", port.ty.unopt().display())),
                         );
                         continue;
                     }
@@ -184,7 +204,11 @@ impl Cx {
                                 Code::E0308,
                                 file,
                                 a.value.span,
-                                format!("`{}` may be absent, but `{}` of `{callee_name}` is required", crate::fmt::expr_to_string(&a.value), a.name.name),
+                                format!(
+                                    "`{}` may be absent, but `{}` of `{callee_name}` is required",
+                                    crate::fmt::expr_to_string(&a.value),
+                                    a.name.name
+                                ),
                             )
                             .label("optional: its step runs only under a condition");
                             if let Some(&pd) = r.deps.first() {
@@ -197,7 +221,12 @@ impl Cx {
                                         port.ty.unopt().display()
                                     ));
                                     if s.when.is_none() {
-                                        d = d.fix(format!("add `when {cond}`"), file, Span::point(s.body.span.end as usize), format!(" when {cond}"));
+                                        d = d.fix(
+                                            format!("add `when {cond}`"),
+                                            file,
+                                            Span::point(s.body.span.end as usize),
+                                            format!(" when {cond}"),
+                                        );
                                     }
                                 }
                             } else {
@@ -208,13 +237,31 @@ impl Cx {
                     }
                 } else if let Some(prm) = params.iter().find(|x| x.name == a.name.name) {
                     let what = format!("`{}` of `{callee_name}`", prm.name);
-                    self.check_value_with(&a.value, &prm.ty, &scope, m, &what, Some((self.decl_module(callee), prm.span)));
+                    self.check_value_with(
+                        &a.value,
+                        &prm.ty,
+                        &scope,
+                        m,
+                        &what,
+                        Some((self.decl_module(callee), prm.span)),
+                    );
                 } else {
-                    let all: Vec<&str> = inputs.iter().map(|x| x.name.as_str()).chain(params.iter().map(|x| x.name.as_str())).collect();
-                    let mut d = Diagnostic::new(Code::E0301, file, a.name.span, format!("`{callee_name}` has no argument `{}`", a.name.name))
-                        .label("unknown argument");
+                    let all: Vec<&str> =
+                        inputs.iter().map(|x| x.name.as_str()).chain(params.iter().map(|x| x.name.as_str())).collect();
+                    let mut d = Diagnostic::new(
+                        Code::E0301,
+                        file,
+                        a.name.span,
+                        format!("`{callee_name}` has no argument `{}`", a.name.name),
+                    )
+                    .label("unknown argument");
                     if let Some(sg) = suggest(&a.name.name, all.iter().copied()) {
-                        d = d.help(format!("did you mean `{sg}`?")).fix(format!("replace with `{sg}`"), file, a.name.span, sg);
+                        d = d.help(format!("did you mean `{sg}`?")).fix(
+                            format!("replace with `{sg}`"),
+                            file,
+                            a.name.span,
+                            sg,
+                        );
                     } else {
                         d = d.help(format!("the arguments of `{callee_name}` are: {}", all.join(", ")));
                     }
@@ -238,10 +285,15 @@ impl Cx {
                     })
                     .collect();
                 self.err(
-                    Diagnostic::new(Code::E0302, file, s.name.span, format!("step `{}` is missing {list}", s.name.name))
-                        .label(format!("`{callee_name}` requires {list}"))
-                        .secondary(file, s.callee.span, "called here")
-                        .help(format!("add {}", example.join(", "))),
+                    Diagnostic::new(
+                        Code::E0302,
+                        file,
+                        s.name.span,
+                        format!("step `{}` is missing {list}", s.name.name),
+                    )
+                    .label(format!("`{callee_name}` requires {list}"))
+                    .secondary(file, s.callee.span, "called here")
+                    .help(format!("add {}", example.join(", "))),
                 );
             }
             self.check_options(s, &scope, m);
@@ -267,13 +319,21 @@ impl Cx {
             let Some(v) = &o.value else { continue };
             let Some(r) = self.type_ref(v, &scope, m) else { continue };
             roots.extend(r.deps.iter().copied());
-            if !r.ty.is_loose() && !o.ty.is_loose() && (r.ty.unopt() != o.ty.unopt() || (r.optional && !o.ty.is_optional())) {
+            if !r.ty.is_loose()
+                && !o.ty.is_loose()
+                && (r.ty.unopt() != o.ty.unopt() || (r.optional && !o.ty.is_optional()))
+            {
                 let found = if r.optional { format!("{}?", r.ty.unopt().display()) } else { r.ty.unopt().display() };
                 self.err(
-                    Diagnostic::new(Code::E0604, file, v.span, format!("output `{}` is declared {} but bound to {found}", o.name, o.ty.display()))
-                        .label(format!("this is {found}"))
-                        .secondary(file, o.span, "declared here")
-                        .help("bind an output of the declared type, or change the declared type"),
+                    Diagnostic::new(
+                        Code::E0604,
+                        file,
+                        v.span,
+                        format!("output `{}` is declared {} but bound to {found}", o.name, o.ty.display()),
+                    )
+                    .label(format!("this is {found}"))
+                    .secondary(file, o.span, "declared here")
+                    .help("bind an output of the declared type, or change the declared type"),
                 );
             }
         }
@@ -313,9 +373,14 @@ impl Cx {
             for (i, s) in pl.steps.iter().enumerate() {
                 if !live[i] {
                     self.err(
-                        Diagnostic::new(Code::W0003, file, s.name.span, format!("step `{}` feeds no output of pipeline `{}`", s.name.name, pl.name))
-                            .label("its results are never used")
-                            .help("bind one of its outputs to a pipeline `output`, or remove the step"),
+                        Diagnostic::new(
+                            Code::W0003,
+                            file,
+                            s.name.span,
+                            format!("step `{}` feeds no output of pipeline `{}`", s.name.name, pl.name),
+                        )
+                        .label("its results are never used")
+                        .help("bind one of its outputs to a pipeline `output`, or remove the step"),
                     );
                 }
             }
@@ -355,14 +420,21 @@ impl Cx {
                         if reported.insert(key) {
                             let mut names: Vec<&str> = cyc.iter().map(|&i| steps[i].name.name.as_str()).collect();
                             names.push(&steps[w].name.name);
-                            let mut d = Diagnostic::new(Code::E0601, file, span, format!("steps depend on each other in a cycle: {}", names.join(" → ")))
-                                .label(format!("`{}` reads `{}` here", steps[v].name.name, steps[w].name.name));
+                            let mut d = Diagnostic::new(
+                                Code::E0601,
+                                file,
+                                span,
+                                format!("steps depend on each other in a cycle: {}", names.join(" → ")),
+                            )
+                            .label(format!("`{}` reads `{}` here", steps[v].name.name, steps[w].name.name));
                             for &c in &cyc {
                                 if c != v {
                                     d = d.secondary(file, steps[c].name.span, "part of the cycle");
                                 }
                             }
-                            self.err(d.help("a pipeline is a DAG: break the cycle by removing one of these references"));
+                            self.err(
+                                d.help("a pipeline is a DAG: break the cycle by removing one of these references"),
+                            );
                         }
                     } else if state[w] == 0 {
                         state[w] = 1;
@@ -386,18 +458,31 @@ impl Cx {
             ExprKind::Name(n) => {
                 if let Some((t, _)) = scope.inputs.get(&n.name) {
                     scope.mark_used(&n.name);
-                    return Some(RefTy { ty: t.clone(), optional: t.is_optional(), conds: Vec::new(), deps: Vec::new() });
+                    return Some(RefTy {
+                        ty: t.clone(),
+                        optional: t.is_optional(),
+                        conds: Vec::new(),
+                        deps: Vec::new(),
+                    });
                 }
                 if let Some(&i) = scope.steps.get(&n.name) {
                     scope.mark_used(&n.name);
                     let outs = &scope.step_outputs[i];
-                    let mut d = Diagnostic::new(Code::E0206, file, n.span, format!("`{}` is a step; name one of its outputs", n.name))
-                        .label("a step, not an artifact");
+                    let mut d = Diagnostic::new(
+                        Code::E0206,
+                        file,
+                        n.span,
+                        format!("`{}` is a step; name one of its outputs", n.name),
+                    )
+                    .label("a step, not an artifact");
                     if let Some((o, _)) = outs.first() {
                         let all: Vec<&str> = outs.iter().map(|(o, _)| o.as_str()).collect();
-                        d = d
-                            .help(format!("the outputs of `{}` are: {}", n.name, all.join(", ")))
-                            .fix(format!("use `{}.{o}`", n.name), file, n.span, format!("{}.{o}", n.name));
+                        d = d.help(format!("the outputs of `{}` are: {}", n.name, all.join(", "))).fix(
+                            format!("use `{}.{o}`", n.name),
+                            file,
+                            n.span,
+                            format!("{}.{o}", n.name),
+                        );
                     }
                     if !scope.step_unresolved[i] {
                         self.err(d);
@@ -407,14 +492,20 @@ impl Cx {
                 if scope.params.contains_key(&n.name) {
                     scope.mark_used(&n.name);
                     self.err(
-                        Diagnostic::new(Code::E0306, file, n.span, format!("`{}` is a parameter, but this argument takes an artifact", n.name))
-                            .label("a value, not an artifact")
-                            .help("pass an output of a step, e.g. `examples.out`"),
+                        Diagnostic::new(
+                            Code::E0306,
+                            file,
+                            n.span,
+                            format!("`{}` is a parameter, but this argument takes an artifact", n.name),
+                        )
+                        .label("a value, not an artifact")
+                        .help("pass an output of a step, e.g. `examples.out`"),
                     );
                     return None;
                 }
                 let names = scope.value_names();
-                let mut d = Diagnostic::new(Code::E0202, file, n.span, format!("unknown name `{}`", n.name)).label("not found in this scope");
+                let mut d = Diagnostic::new(Code::E0202, file, n.span, format!("unknown name `{}`", n.name))
+                    .label("not found in this scope");
                 if let Some(s) = suggest(&n.name, names.iter().map(String::as_str)) {
                     d = d.help(format!("did you mean `{s}`?")).fix(format!("replace with `{s}`"), file, n.span, s);
                 } else {
@@ -442,14 +533,20 @@ impl Cx {
                     if scope.params.contains_key(&n.name) || scope.inputs.contains_key(&n.name) {
                         scope.mark_used(&n.name);
                         self.err(
-                            Diagnostic::new(Code::E0306, file, e.span, format!("`{}` has no outputs; only steps do", n.name))
-                                .label("not a step")
-                                .help("refer to an output of a step as `step.output`"),
+                            Diagnostic::new(
+                                Code::E0306,
+                                file,
+                                e.span,
+                                format!("`{}` has no outputs; only steps do", n.name),
+                            )
+                            .label("not a step")
+                            .help("refer to an output of a step as `step.output`"),
                         );
                         return None;
                     }
                     let names: Vec<String> = scope.steps.keys().cloned().collect();
-                    let mut d = Diagnostic::new(Code::E0202, file, n.span, format!("unknown step `{}`", n.name)).label("no step has this name");
+                    let mut d = Diagnostic::new(Code::E0202, file, n.span, format!("unknown step `{}`", n.name))
+                        .label("no step has this name");
                     if let Some(s) = suggest(&n.name, names.iter().map(String::as_str)) {
                         d = d.help(format!("did you mean `{s}`?")).fix(format!("replace with `{s}`"), file, n.span, s);
                     }
@@ -465,16 +562,30 @@ impl Cx {
                 let (ra, rb) = (ra?, rb?);
                 if ra.ty.unopt() != rb.ty.unopt() && !ra.ty.is_loose() && !rb.ty.is_loose() {
                     self.err(
-                        Diagnostic::new(Code::E0305, file, b.span, format!("both sides of `??` must have one type: {} and {}", ra.ty.unopt().display(), rb.ty.unopt().display()))
-                            .label(format!("this is {}", article(rb.ty.unopt())))
-                            .secondary(file, a.span, format!("this is {}", article(ra.ty.unopt()))),
+                        Diagnostic::new(
+                            Code::E0305,
+                            file,
+                            b.span,
+                            format!(
+                                "both sides of `??` must have one type: {} and {}",
+                                ra.ty.unopt().display(),
+                                rb.ty.unopt().display()
+                            ),
+                        )
+                        .label(format!("this is {}", article(rb.ty.unopt())))
+                        .secondary(file, a.span, format!("this is {}", article(ra.ty.unopt()))),
                     );
                     return None;
                 }
                 let optional = ra.optional && rb.optional;
                 let mut deps = ra.deps;
                 deps.extend(rb.deps);
-                Some(RefTy { ty: ra.ty.unopt().clone(), optional, conds: if optional { ra.conds } else { Vec::new() }, deps })
+                Some(RefTy {
+                    ty: ra.ty.unopt().clone(),
+                    optional,
+                    conds: if optional { ra.conds } else { Vec::new() },
+                    deps,
+                })
             }
             ExprKind::Error => None,
             _ => {
@@ -490,9 +601,14 @@ impl Cx {
         let t = self.ty_expr(e, &mut ExprCx::constant(scope, m));
         self.out.diagnostics.truncate(n0);
         self.err(
-            Diagnostic::new(Code::E0306, file, e.span, format!("expected an artifact reference, found {}", article(&t)))
-                .label("not an artifact")
-                .help("input ports take an output of another step (`step.output`), a pipeline input, or `a ?? b`"),
+            Diagnostic::new(
+                Code::E0306,
+                file,
+                e.span,
+                format!("expected an artifact reference, found {}", article(&t)),
+            )
+            .label("not an artifact")
+            .help("input ports take an output of another step (`step.output`), a pipeline input, or `a ?? b`"),
         );
     }
 
@@ -505,7 +621,15 @@ impl Cx {
     }
 
     /// Check a value against a parameter type.
-    fn check_value_with(&mut self, e: &Expr, want: &Ty, scope: &Scope, m: usize, what: &str, decl: Option<(usize, Span)>) {
+    fn check_value_with(
+        &mut self,
+        e: &Expr,
+        want: &Ty,
+        scope: &Scope,
+        m: usize,
+        what: &str,
+        decl: Option<(usize, Span)>,
+    ) {
         let file = self.file(m);
         match want.unopt() {
             Ty::Features | Ty::Expr if matches!(&e.kind, ExprKind::Name(n) if scope.params.get(&n.name).is_some_and(|(t, _)| t.unopt() == want.unopt())) => {
@@ -522,9 +646,14 @@ impl Cx {
                         t
                     };
                     self.err(
-                        Diagnostic::new(Code::E0304, file, e.span, format!("{what} expects a feature block, found {}", article(&t)))
-                            .label("expected `{ name = expression ... }`")
-                            .help("write one feature per line: `{ fare_log = log1p(fare) }`"),
+                        Diagnostic::new(
+                            Code::E0304,
+                            file,
+                            e.span,
+                            format!("{what} expects a feature block, found {}", article(&t)),
+                        )
+                        .label("expected `{ name = expression ... }`")
+                        .help("write one feature per line: `{ fare_log = log1p(fare) }`"),
                     );
                     return;
                 };
@@ -535,9 +664,14 @@ impl Cx {
                 let t = self.ty_expr(e, &mut ecx);
                 if !(t == Ty::Bool || t.is_loose()) {
                     self.err(
-                        Diagnostic::new(Code::E0304, file, e.span, format!("{what} expects a boolean expression, found {}", article(&t)))
-                            .label("expected a bool")
-                            .help("write a comparison, e.g. `auc >= 0.8`"),
+                        Diagnostic::new(
+                            Code::E0304,
+                            file,
+                            e.span,
+                            format!("{what} expects a boolean expression, found {}", article(&t)),
+                        )
+                        .label("expected a bool")
+                        .help("write a comparison, e.g. `auc >= 0.8`"),
                     );
                 }
             }
@@ -545,8 +679,13 @@ impl Cx {
                 let mut ecx = ExprCx::constant(scope, m);
                 let t = self.ty_expr(e, &mut ecx);
                 if !t.fits(want) {
-                    let mut d = Diagnostic::new(Code::E0304, file, e.span, format!("{what} expects {}, found {}", article(want.unopt()), article(&t)))
-                        .label(format!("this is {}", article(&t)));
+                    let mut d = Diagnostic::new(
+                        Code::E0304,
+                        file,
+                        e.span,
+                        format!("{what} expects {}, found {}", article(want.unopt()), article(&t)),
+                    )
+                    .label(format!("this is {}", article(&t)));
                     if let Some((dm, span)) = decl {
                         d = d.secondary(self.file(dm), span, format!("declared as {}", want.display()));
                     }
@@ -590,6 +729,7 @@ impl Cx {
         let mut state = vec![0u8; n];
         let mut order = Vec::new();
         let mut in_cycle = vec![false; n];
+        #[allow(clippy::too_many_arguments)]
         fn visit(
             cx: &mut Cx,
             v: usize,
@@ -614,9 +754,14 @@ impl Cx {
                         in_cycle[i] = true;
                     }
                     cx.err(
-                        Diagnostic::new(Code::E0807, file, *span, format!("features depend on each other in a cycle: {}", names.join(" → ")))
-                            .label("closes the cycle")
-                            .help("a feature may read other features only if they do not read it back"),
+                        Diagnostic::new(
+                            Code::E0807,
+                            file,
+                            *span,
+                            format!("features depend on each other in a cycle: {}", names.join(" → ")),
+                        )
+                        .label("closes the cycle")
+                        .help("a feature may read other features only if they do not read it back"),
                     );
                 } else if state[w] == 0 {
                     visit(cx, w, file, entries, refs, index, state, stack, order, in_cycle);
@@ -658,16 +803,16 @@ impl Cx {
                 "limit" => word.map(|w| format!("limit {w}")),
                 k => Some(k.to_string()),
             };
-            if let Some(k) = key {
-                if let Some(first) = seen.insert(k.clone(), o.span) {
-                    self.err(
-                        Diagnostic::new(Code::E0707, file, o.span, format!("`{k}` is given twice"))
-                            .label("second setting")
-                            .secondary(file, first, "first given here")
-                            .help("keep one of them"),
-                    );
-                    continue;
-                }
+            if let Some(k) = key
+                && let Some(first) = seen.insert(k.clone(), o.span)
+            {
+                self.err(
+                    Diagnostic::new(Code::E0707, file, o.span, format!("`{k}` is given twice"))
+                        .label("second setting")
+                        .secondary(file, first, "first given here")
+                        .help("keep one of them"),
+                );
+                continue;
             }
             match kw {
                 "grant" => {
@@ -700,27 +845,43 @@ impl Cx {
                         (k, None) => self.err(
                             Diagnostic::new(Code::E0702, file, o.span, format!("`grant {k}` needs a target"))
                                 .label("missing target")
-                                .help(if k == "net" { "write `grant net \"host:port\"`" } else { "write `grant read PATH` with a path or a path parameter" }),
+                                .help(if k == "net" {
+                                    "write `grant net \"host:port\"`"
+                                } else {
+                                    "write `grant read PATH` with a path or a path parameter"
+                                }),
                         ),
                         (k, Some(v)) => {
                             let t = value_ty(self, v);
                             let ok = if k == "net" { t == Ty::Str } else { matches!(t, Ty::Str | Ty::Path) };
                             if !ok && !t.is_loose() {
                                 self.err(
-                                    Diagnostic::new(Code::E0702, file, v.span, format!("`grant {k}` takes {}, found {}", if k == "net" { "a \"host:port\" string" } else { "a path" }, article(&t)))
-                                        .label("invalid target")
-                                        .help(if k == "net" { "write `grant net \"api.example.com:443\"`" } else { "write `grant read \"data\"` or name a path parameter" }),
+                                    Diagnostic::new(
+                                        Code::E0702,
+                                        file,
+                                        v.span,
+                                        format!(
+                                            "`grant {k}` takes {}, found {}",
+                                            if k == "net" { "a \"host:port\" string" } else { "a path" },
+                                            article(&t)
+                                        ),
+                                    )
+                                    .label("invalid target")
+                                    .help(if k == "net" {
+                                        "write `grant net \"api.example.com:443\"`"
+                                    } else {
+                                        "write `grant read \"data\"` or name a path parameter"
+                                    }),
                                 );
-                            } else if k == "net" {
-                                if let ExprKind::Str(h) = &v.kind {
-                                    if h.is_empty() || h.contains(['/', ' ']) {
-                                        self.err(
-                                            Diagnostic::new(Code::E0702, file, v.span, format!("`{h}` is not a host"))
-                                                .label("expected host or host:port")
-                                                .help("write the host name alone, e.g. `grant net \"api.example.com:443\"`"),
-                                        );
-                                    }
-                                }
+                            } else if k == "net"
+                                && let ExprKind::Str(h) = &v.kind
+                                && (h.is_empty() || h.contains(['/', ' ']))
+                            {
+                                self.err(
+                                    Diagnostic::new(Code::E0702, file, v.span, format!("`{h}` is not a host"))
+                                        .label("expected host or host:port")
+                                        .help("write the host name alone, e.g. `grant net \"api.example.com:443\"`"),
+                                );
                             }
                         }
                     }
@@ -764,7 +925,11 @@ impl Cx {
                                 Code::E0704,
                                 file,
                                 v.span,
-                                if zero { format!("`limit {}` must be more than zero", w.name) } else { format!("`limit {}` takes {}, found {}", w.name, article(&want), article(&t)) },
+                                if zero {
+                                    format!("`limit {}` must be more than zero", w.name)
+                                } else {
+                                    format!("`limit {}` takes {}, found {}", w.name, article(&want), article(&t))
+                                },
                             )
                             .label("invalid limit")
                             .help(example_of(&want)),

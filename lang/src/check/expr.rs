@@ -4,7 +4,7 @@
 //! bare name means (a parameter, a feature, a column, a metric, or a step output).
 
 use super::body::Scope;
-use super::types::{FnKind, Ty, function, FUNCTIONS};
+use super::types::{FUNCTIONS, FnKind, Ty, function};
 use super::{Cx, article};
 use crate::codes::Code;
 use crate::diag::{Diagnostic, suggest};
@@ -83,9 +83,18 @@ impl Cx {
                             Some(j) => Some(j),
                             None => {
                                 self.err(
-                                    Diagnostic::new(Code::E0309, file, it.span, format!("list elements of different types: {} and {}", a.display(), t.display()))
-                                        .label(format!("this is {}", article(&t)))
-                                        .help("all elements of a list have one type"),
+                                    Diagnostic::new(
+                                        Code::E0309,
+                                        file,
+                                        it.span,
+                                        format!(
+                                            "list elements of different types: {} and {}",
+                                            a.display(),
+                                            t.display()
+                                        ),
+                                    )
+                                    .label(format!("this is {}", article(&t)))
+                                    .help("all elements of a list have one type"),
                                 );
                                 Some(Ty::Error)
                             }
@@ -109,9 +118,14 @@ impl Cx {
                             Some(j) => Some(j),
                             None => {
                                 self.err(
-                                    Diagnostic::new(Code::E0309, file, value.span, format!("map values of different types: {} and {}", a.display(), t.display()))
-                                        .label(format!("this is {}", article(&t)))
-                                        .help("all values of a map have one type"),
+                                    Diagnostic::new(
+                                        Code::E0309,
+                                        file,
+                                        value.span,
+                                        format!("map values of different types: {} and {}", a.display(), t.display()),
+                                    )
+                                    .label(format!("this is {}", article(&t)))
+                                    .help("all values of a map have one type"),
                                 );
                                 Some(Ty::Error)
                             }
@@ -128,9 +142,14 @@ impl Cx {
                     _ => {
                         let (sym, want) = if *op == UnOp::Neg { ("-", "a number") } else { ("not", "a bool") };
                         self.err(
-                            Diagnostic::new(Code::E0801, file, e.span, format!("`{sym}` cannot be applied to {}", article(&t)))
-                                .label(format!("expected {want}"))
-                                .secondary(file, x.span, format!("this is {}", article(&t))),
+                            Diagnostic::new(
+                                Code::E0801,
+                                file,
+                                e.span,
+                                format!("`{sym}` cannot be applied to {}", article(&t)),
+                            )
+                            .label(format!("expected {want}"))
+                            .secondary(file, x.span, format!("this is {}", article(&t))),
                         );
                         Ty::Error
                     }
@@ -141,9 +160,14 @@ impl Cx {
                 let ct = self.ty_expr(c, cx);
                 if !(ct == Ty::Bool || ct.is_loose()) {
                     self.err(
-                        Diagnostic::new(Code::E0806, file, c.span, format!("the condition of `if` is {}, not a bool", article(&ct)))
-                            .label("expected a bool")
-                            .help("compare it, e.g. `if x > 0 then ... else ...`"),
+                        Diagnostic::new(
+                            Code::E0806,
+                            file,
+                            c.span,
+                            format!("the condition of `if` is {}, not a bool", article(&ct)),
+                        )
+                        .label("expected a bool")
+                        .help("compare it, e.g. `if x > 0 then ... else ...`"),
                     );
                 }
                 let at = self.ty_expr(a, cx);
@@ -167,10 +191,10 @@ impl Cx {
 
     fn ty_name(&mut self, n: &Ident, cx: &mut ExprCx) -> Ty {
         let file = self.file(cx.module);
-        if cx.mode == Mode::Feature {
-            if let Some(t) = cx.features.get(&n.name) {
-                return t.clone();
-            }
+        if cx.mode == Mode::Feature
+            && let Some(t) = cx.features.get(&n.name)
+        {
+            return t.clone();
         }
         if let Some((t, _)) = cx.scope.params.get(&n.name) {
             cx.scope.mark_used(&n.name);
@@ -219,7 +243,8 @@ impl Cx {
                 .label("unknown name in a constant value")
                 .help("parameter values are constants: literals and parameters; column names can only be used in `features` blocks and `expr` values");
         } else {
-            d = Diagnostic::new(Code::E0202, file, n.span, format!("unknown name `{}`", n.name)).label("not found in this scope");
+            d = Diagnostic::new(Code::E0202, file, n.span, format!("unknown name `{}`", n.name))
+                .label("not found in this scope");
         }
         if cx.mode == Mode::When {
             d = d.note("a condition may use bool parameters and Blessing or InfraBlessing outputs of steps");
@@ -232,33 +257,39 @@ impl Cx {
         let file = self.file(cx.module);
         if let ExprKind::Name(n) = &base.kind {
             let is_feature = cx.mode == Mode::Feature && cx.features.contains_key(&n.name);
-            if !is_feature && !cx.scope.params.contains_key(&n.name) {
-                if let Some(&i) = cx.scope.steps.get(&n.name) {
-                    cx.scope.mark_used(&n.name);
-                    let Some(t) = self.step_output(i, field, cx.scope, cx.module) else { return Ty::Error };
-                    if let Some(super::Decl::Pipeline(q)) = &cx.scope.step_callees[i] {
-                        self.used_outputs.insert((*q, field.name.clone()));
-                    }
-                    if cx.mode == Mode::When {
-                        cx.step_refs.push((i, field.name.clone()));
-                        let ct = cond_type(&t);
-                        if ct != Ty::Bool {
-                            self.err(
+            if !is_feature
+                && !cx.scope.params.contains_key(&n.name)
+                && let Some(&i) = cx.scope.steps.get(&n.name)
+            {
+                cx.scope.mark_used(&n.name);
+                let Some(t) = self.step_output(i, field, cx.scope, cx.module) else { return Ty::Error };
+                if let Some(super::Decl::Pipeline(q)) = &cx.scope.step_callees[i] {
+                    self.used_outputs.insert((*q, field.name.clone()));
+                }
+                if cx.mode == Mode::When {
+                    cx.step_refs.push((i, field.name.clone()));
+                    let ct = cond_type(&t);
+                    if ct != Ty::Bool {
+                        self.err(
                                 Diagnostic::new(Code::E0603, file, whole.span, format!("`{}.{}` is {}, which is not a condition", n.name, field.name, article(&t)))
                                     .label("not a Blessing or InfraBlessing")
                                     .help("a condition reads Blessing or InfraBlessing outputs (true when blessed) and bool parameters"),
                             );
-                            return Ty::Error;
-                        }
-                        return ct;
+                        return Ty::Error;
                     }
-                    self.err(
-                        Diagnostic::new(Code::E0307, file, whole.span, format!("`{}.{}` is an artifact, not a value", n.name, field.name))
-                            .label(format!("this is {}", article(&t)))
-                            .help("artifacts go to `input` ports; this argument takes a value"),
-                    );
-                    return Ty::Error;
+                    return ct;
                 }
+                self.err(
+                    Diagnostic::new(
+                        Code::E0307,
+                        file,
+                        whole.span,
+                        format!("`{}.{}` is an artifact, not a value", n.name, field.name),
+                    )
+                    .label(format!("this is {}", article(&t)))
+                    .help("artifacts go to `input` ports; this argument takes a value"),
+                );
+                return Ty::Error;
             }
         }
         let bt = self.ty_expr(base, cx);
@@ -267,9 +298,14 @@ impl Cx {
             Ty::Map(inner) => *inner,
             other => {
                 self.err(
-                    Diagnostic::new(Code::E0801, file, field.span, format!("{} has no field `{}`", article(&other), field.name))
-                        .label("no such field")
-                        .help("fields can be read from maps, step outputs and metrics"),
+                    Diagnostic::new(
+                        Code::E0801,
+                        file,
+                        field.span,
+                        format!("{} has no field `{}`", article(&other), field.name),
+                    )
+                    .label("no such field")
+                    .help("fields can be read from maps, step outputs and metrics"),
                 );
                 Ty::Error
             }
@@ -287,8 +323,9 @@ impl Cx {
             return None;
         }
         let step = &scope.step_names[i];
-        let mut d = Diagnostic::new(Code::E0205, file, field.span, format!("step `{step}` has no output `{}`", field.name))
-            .label("unknown output");
+        let mut d =
+            Diagnostic::new(Code::E0205, file, field.span, format!("step `{step}` has no output `{}`", field.name))
+                .label("unknown output");
         if let Some(s) = suggest(&field.name, outs.iter().map(|(o, _)| o.as_str())) {
             d = d.help(format!("did you mean `{s}`?")).fix(format!("replace with `{s}`"), file, field.span, s);
         } else {
@@ -309,7 +346,9 @@ impl Cx {
         let bt = self.ty_expr(b, cx);
         if at == Ty::Error || bt == Ty::Error {
             return match op {
-                BinOp::Or | BinOp::And | BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => Ty::Bool,
+                BinOp::Or | BinOp::And | BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+                    Ty::Bool
+                }
                 _ => Ty::Error,
             };
         }
@@ -317,11 +356,15 @@ impl Cx {
         let dy = at == Ty::Dyn || bt == Ty::Dyn;
         let out = match op {
             BinOp::Coalesce => join(at.unopt(), bt.unopt()),
-            BinOp::Or | BinOp::And => (matches!(at, Ty::Bool | Ty::Dyn) && matches!(bt, Ty::Bool | Ty::Dyn)).then_some(Ty::Bool),
+            BinOp::Or | BinOp::And => {
+                (matches!(at, Ty::Bool | Ty::Dyn) && matches!(bt, Ty::Bool | Ty::Dyn)).then_some(Ty::Bool)
+            }
             BinOp::Eq | BinOp::Ne => join(&at, &bt).map(|_| Ty::Bool),
             BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
                 let ok = (num(&at) && num(&bt))
-                    || (dy && !matches!(at, Ty::Bool | Ty::List(_) | Ty::Map(_)) && !matches!(bt, Ty::Bool | Ty::List(_) | Ty::Map(_)))
+                    || (dy
+                        && !matches!(at, Ty::Bool | Ty::List(_) | Ty::Map(_))
+                        && !matches!(bt, Ty::Bool | Ty::List(_) | Ty::Map(_)))
                     || at == bt && matches!(at, Ty::Str | Ty::Duration | Ty::Size);
                 ok.then_some(Ty::Bool)
             }
@@ -361,8 +404,12 @@ impl Cx {
                 .secondary(file, a.span, format!("this is {}", article(&at)))
                 .secondary(file, b.span, format!("this is {}", article(&bt)));
                 d = match op {
-                    BinOp::And | BinOp::Or => d.help("`and` and `or` combine bools; compare numbers first, e.g. `x > 0 and y > 0`"),
-                    BinOp::Add if at == Ty::Str || bt == Ty::Str => d.help("`+` joins two strings; convert the other side with `string(...)`"),
+                    BinOp::And | BinOp::Or => {
+                        d.help("`and` and `or` combine bools; compare numbers first, e.g. `x > 0 and y > 0`")
+                    }
+                    BinOp::Add if at == Ty::Str || bt == Ty::Str => {
+                        d.help("`+` joins two strings; convert the other side with `string(...)`")
+                    }
                     _ => d.help("convert one side with `float(...)`, `int(...)` or `string(...)`"),
                 };
                 self.err(d);
@@ -374,7 +421,8 @@ impl Cx {
     fn ty_call(&mut self, e: &Expr, name: &Ident, args: &[CallArg], cx: &mut ExprCx) -> Ty {
         let file = self.file(cx.module);
         let Some(sig) = function(&name.name) else {
-            let mut d = Diagnostic::new(Code::E0802, file, name.span, format!("unknown function `{}`", name.name)).label("not a function");
+            let mut d = Diagnostic::new(Code::E0802, file, name.span, format!("unknown function `{}`", name.name))
+                .label("not a function");
             if let Some(s) = suggest(&name.name, FUNCTIONS.iter().map(|f| f.name)) {
                 d = d.help(format!("did you mean `{s}`?")).fix(format!("replace with `{s}`"), file, name.span, s);
             } else {
@@ -397,9 +445,14 @@ impl Cx {
             }
             if cx.in_analyzer {
                 self.err(
-                    Diagnostic::new(Code::E0808, file, name.span, format!("analyzer `{}` inside another analyzer", sig.name))
-                        .label("nested analyzer")
-                        .help("define the inner analyzer as its own feature and refer to it by name"),
+                    Diagnostic::new(
+                        Code::E0808,
+                        file,
+                        name.span,
+                        format!("analyzer `{}` inside another analyzer", sig.name),
+                    )
+                    .label("nested analyzer")
+                    .help("define the inner analyzer as its own feature and refer to it by name"),
                 );
                 return Ty::Error;
             }
@@ -416,9 +469,19 @@ impl Cx {
         if positional.len() < sig.min || positional.len() > sig.max {
             let want = if sig.min == sig.max { format!("{}", sig.min) } else { format!("{} to {}", sig.min, sig.max) };
             self.err(
-                Diagnostic::new(Code::E0803, file, e.span, format!("`{}` takes {want} argument{}, {} given", sig.name, if sig.max == 1 { "" } else { "s" }, positional.len()))
-                    .label("wrong number of arguments")
-                    .help(format!("`{}`: {}", sig.name, sig.doc)),
+                Diagnostic::new(
+                    Code::E0803,
+                    file,
+                    e.span,
+                    format!(
+                        "`{}` takes {want} argument{}, {} given",
+                        sig.name,
+                        if sig.max == 1 { "" } else { "s" },
+                        positional.len()
+                    ),
+                )
+                .label("wrong number of arguments")
+                .help(format!("`{}`: {}", sig.name, sig.doc)),
             );
             return Ty::Error;
         }
@@ -427,9 +490,15 @@ impl Cx {
         let tys: Vec<Ty> = positional.iter().map(|a| self.ty_expr(&a.value, cx)).collect();
         cx.in_analyzer = was;
         for a in args.iter().filter(|a| a.name.is_some()) {
-            let n = a.name.as_ref().map(|n| n.clone()).unwrap_or_else(|| name.clone());
+            let n = a.name.clone().unwrap_or_else(|| name.clone());
             if !sig.named.contains(&n.name.as_str()) {
-                let mut d = Diagnostic::new(Code::E0810, file, n.span, format!("`{}` has no argument named `{}`", sig.name, n.name)).label("unknown named argument");
+                let mut d = Diagnostic::new(
+                    Code::E0810,
+                    file,
+                    n.span,
+                    format!("`{}` has no argument named `{}`", sig.name, n.name),
+                )
+                .label("unknown named argument");
                 if let Some(s) = suggest(&n.name, sig.named.iter().copied()) {
                     d = d.help(format!("did you mean `{s}`?")).fix(format!("replace with `{s}`"), file, n.span, s);
                 } else if sig.named.is_empty() {
@@ -443,39 +512,45 @@ impl Cx {
             let t = self.ty_expr(&a.value, &mut ExprCx::constant(cx.scope, cx.module));
             if !(t == Ty::Int || t.is_loose()) {
                 self.err(
-                    Diagnostic::new(Code::E0804, file, a.value.span, format!("`{}` must be an int, found {}", n.name, article(&t)))
-                        .label("expected an int"),
+                    Diagnostic::new(
+                        Code::E0804,
+                        file,
+                        a.value.span,
+                        format!("`{}` must be an int, found {}", n.name, article(&t)),
+                    )
+                    .label("expected an int"),
                 );
             }
         }
         let bad = |cx_self: &mut Cx, i: usize, want: &str| {
             let t = &tys[i];
             cx_self.err(
-                Diagnostic::new(Code::E0804, file, positional[i].value.span, format!("argument {} of `{}` must be {want}, found {}", i + 1, sig.name, article(t)))
-                    .label(format!("expected {want}"))
-                    .help(format!("`{}`: {}", sig.name, sig.doc)),
+                Diagnostic::new(
+                    Code::E0804,
+                    file,
+                    positional[i].value.span,
+                    format!("argument {} of `{}` must be {want}, found {}", i + 1, sig.name, article(t)),
+                )
+                .label(format!("expected {want}"))
+                .help(format!("`{}`: {}", sig.name, sig.doc)),
             );
             Ty::Error
         };
         let all_num = |ts: &[Ty]| ts.iter().all(|t| t.is_numeric());
         match sig.kind {
             FnKind::Math => {
-                for i in 0..tys.len() {
-                    if !tys[i].is_numeric() {
-                        return bad(self, i, "a number");
-                    }
+                if let Some(i) = tys.iter().position(|t| !t.is_numeric()) {
+                    return bad(self, i, "a number");
                 }
-                if tys.iter().any(|t| *t == Ty::Dyn) { Ty::Dyn } else { Ty::Float }
+                if tys.contains(&Ty::Dyn) { Ty::Dyn } else { Ty::Float }
             }
             FnKind::Preserve => {
-                for i in 0..tys.len() {
-                    if !tys[i].is_numeric() {
-                        return bad(self, i, "a number");
-                    }
+                if let Some(i) = tys.iter().position(|t| !t.is_numeric()) {
+                    return bad(self, i, "a number");
                 }
                 if tys.iter().all(|t| *t == Ty::Int) {
                     Ty::Int
-                } else if tys.iter().any(|t| *t == Ty::Dyn) {
+                } else if tys.contains(&Ty::Dyn) {
                     Ty::Dyn
                 } else {
                     Ty::Float

@@ -218,8 +218,13 @@ impl Cx {
             Err(e) => {
                 let f = self.out.sources.add(loader.display_name(root), "");
                 self.err(
-                    Diagnostic::new(Code::E0101, f, Span::default(), format!("cannot read `{}`: {e}", loader.display_name(root)))
-                        .help("check the path of the pipeline file"),
+                    Diagnostic::new(
+                        Code::E0101,
+                        f,
+                        Span::default(),
+                        format!("cannot read `{}`: {e}", loader.display_name(root)),
+                    )
+                    .help("check the path of the pipeline file"),
                 );
                 return;
             }
@@ -250,10 +255,20 @@ impl Cx {
                             && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
                         if !valid {
                             self.err(
-                                Diagnostic::new(Code::E0107, file, imp.path_span, format!("`{s}` cannot be used as a namespace name"))
-                                    .label("file name is not a valid name")
-                                    .help("name the namespace with `as`, e.g. `as lib`")
-                                    .fix("add `as lib`", file, Span::point(imp.path_span.end as usize), " as lib"),
+                                Diagnostic::new(
+                                    Code::E0107,
+                                    file,
+                                    imp.path_span,
+                                    format!("`{s}` cannot be used as a namespace name"),
+                                )
+                                .label("file name is not a valid name")
+                                .help("name the namespace with `as`, e.g. `as lib`")
+                                .fix(
+                                    "add `as lib`",
+                                    file,
+                                    Span::point(imp.path_span.end as usize),
+                                    " as lib",
+                                ),
                             );
                             continue;
                         }
@@ -263,10 +278,15 @@ impl Cx {
                 if let Some((_, first)) = self.out.modules[m].imports.get(&alias.name) {
                     let first = *first;
                     self.err(
-                        Diagnostic::new(Code::E0103, file, alias.span, format!("the namespace `{}` is imported twice", alias.name))
-                            .label("second import")
-                            .secondary(file, first, "first imported here")
-                            .help("give one of the imports a different name with `as`"),
+                        Diagnostic::new(
+                            Code::E0103,
+                            file,
+                            alias.span,
+                            format!("the namespace `{}` is imported twice", alias.name),
+                        )
+                        .label("second import")
+                        .secondary(file, first, "first imported here")
+                        .help("give one of the imports a different name with `as`"),
                     );
                     continue;
                 }
@@ -297,7 +317,13 @@ impl Cx {
         }
     }
 
-    fn add_module(&mut self, key: &str, text: String, loader: &dyn Loader, index: &mut HashMap<String, usize>) -> usize {
+    fn add_module(
+        &mut self,
+        key: &str,
+        text: String,
+        loader: &dyn Loader,
+        index: &mut HashMap<String, usize>,
+    ) -> usize {
         let file = self.out.sources.add(loader.display_name(key), text);
         let parsed = parse(&self.out.sources.get(file).text, file);
         self.out.diagnostics.extend(parsed.diagnostics);
@@ -331,7 +357,8 @@ impl Cx {
                     key.sort();
                     if reported.insert(key) {
                         cyc.push(t);
-                        let names: Vec<String> = cyc.iter().map(|&i| cx.out.sources.get(cx.out.modules[i].file).name.clone()).collect();
+                        let names: Vec<String> =
+                            cyc.iter().map(|&i| cx.out.sources.get(cx.out.modules[i].file).name.clone()).collect();
                         let file = cx.out.modules[m].file;
                         cx.err(
                             Diagnostic::new(Code::E0102, file, span, format!("import cycle: {}", names.join(" → ")))
@@ -472,9 +499,10 @@ impl Cx {
                     "list" => Ty::List(Box::new(inner)),
                     "map" => Ty::Map(Box::new(inner)),
                     other => {
-                        let mut d = Diagnostic::new(Code::E0204, file, name.span, format!("unknown type `{other}<...>`"))
-                            .label("not a generic type")
-                            .help("the generic types are `list<T>` and `map<T>`");
+                        let mut d =
+                            Diagnostic::new(Code::E0204, file, name.span, format!("unknown type `{other}<...>`"))
+                                .label("not a generic type")
+                                .help("the generic types are `list<T>` and `map<T>`");
                         if let Some(s) = suggest(other, ["list", "map"]) {
                             d = d.fix(format!("replace with `{s}`"), file, name.span, s);
                         }
@@ -600,7 +628,13 @@ impl Cx {
                             );
                         }
                         let ty = self.port_type(m, &p.ty);
-                        let port = Port { name: p.name.name.clone(), span: p.name.span, ty, docs: member.docs.text(), value: None };
+                        let port = Port {
+                            name: p.name.name.clone(),
+                            span: p.name.span,
+                            ty,
+                            docs: member.docs.text(),
+                            value: None,
+                        };
                         match p.dir {
                             PortDir::Input => inputs.push(port),
                             PortDir::Output => outputs.push(port),
@@ -626,7 +660,9 @@ impl Cx {
                             _ => None,
                         };
                         match (a.name.name.as_str(), text) {
-                            ("wasm", Some(s)) => wasm = Some(crate::source::join(crate::source::dir_of(&self.out.modules[m].key), &s)),
+                            ("wasm", Some(s)) => {
+                                wasm = Some(crate::source::join(crate::source::dir_of(&self.out.modules[m].key), &s))
+                            }
                             ("digest", Some(s)) => {
                                 let ok = s.strip_prefix("blake3:").is_some_and(|h| {
                                     h.len() == 64 && h.chars().all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
@@ -642,8 +678,13 @@ impl Cx {
                             }
                             ("wasm" | "digest", None) => {
                                 self.err(
-                                    Diagnostic::new(Code::E0304, file, a.value.span, format!("`{}` must be a string", a.name.name))
-                                        .label("expected a string literal"),
+                                    Diagnostic::new(
+                                        Code::E0304,
+                                        file,
+                                        a.value.span,
+                                        format!("`{}` must be a string", a.name.name),
+                                    )
+                                    .label("expected a string literal"),
                                 );
                             }
                             (other, _) => {
@@ -662,9 +703,14 @@ impl Cx {
             }
             if wasm.is_none() && !decl.body.unclosed {
                 self.err(
-                    Diagnostic::new(Code::E0501, file, decl.name.span, format!("component `{name}` has no WebAssembly file"))
-                        .label("missing `wasm = \"...\"`")
-                        .help("add `wasm = \"components/NAME.wasm\"` (relative to this file) to the component body"),
+                    Diagnostic::new(
+                        Code::E0501,
+                        file,
+                        decl.name.span,
+                        format!("component `{name}` has no WebAssembly file"),
+                    )
+                    .label("missing `wasm = \"...\"`")
+                    .help("add `wasm = \"components/NAME.wasm\"` (relative to this file) to the component body"),
                 );
             }
             let comp = &mut self.out.components[c];
@@ -702,13 +748,28 @@ impl Cx {
                                     .help("callers give inputs; use `param` for a value with a default"),
                             ),
                             (PortDir::Output, None) => self.err(
-                                Diagnostic::new(Code::E0506, file, port.name.span, format!("pipeline output `{}` has no value", port.name.name))
-                                    .label("missing `= step.output`")
-                                    .help(format!("bind it to a step's output: `output {}: {} = STEP.OUTPUT`", port.name.name, ty.display())),
+                                Diagnostic::new(
+                                    Code::E0506,
+                                    file,
+                                    port.name.span,
+                                    format!("pipeline output `{}` has no value", port.name.name),
+                                )
+                                .label("missing `= step.output`")
+                                .help(format!(
+                                    "bind it to a step's output: `output {}: {} = STEP.OUTPUT`",
+                                    port.name.name,
+                                    ty.display()
+                                )),
                             ),
                             _ => {}
                         }
-                        let pt = Port { name: port.name.name.clone(), span: port.name.span, ty, docs: member.docs.text(), value: port.value.clone() };
+                        let pt = Port {
+                            name: port.name.name.clone(),
+                            span: port.name.span,
+                            ty,
+                            docs: member.docs.text(),
+                            value: port.value.clone(),
+                        };
                         match port.dir {
                             PortDir::Input => inputs.push(pt),
                             PortDir::Output => outputs.push(pt),
@@ -767,7 +828,8 @@ impl Cx {
     fn unused_imports(&mut self) {
         for m in 0..self.out.modules.len() {
             let file = self.file(m);
-            let imports: Vec<(String, Span)> = self.out.modules[m].imports.iter().map(|(k, (_, s))| (k.clone(), *s)).collect();
+            let imports: Vec<(String, Span)> =
+                self.out.modules[m].imports.iter().map(|(k, (_, s))| (k.clone(), *s)).collect();
             for (alias, span) in imports {
                 if !self.used_imports.contains(&(m, alias.clone())) {
                     let item_span = self.out.modules[m]
@@ -802,9 +864,14 @@ impl Cx {
             offset = start + o.len() + 1;
             let Some(eq) = o.find('=') else {
                 self.err(
-                    Diagnostic::new(Code::E0404, file, Span::new(start, start + o.len()), format!("`--set {o}` has no `=`"))
-                        .label("expected NAME=VALUE")
-                        .help("write `--set NAME=VALUE`, e.g. `--set epochs=20`"),
+                    Diagnostic::new(
+                        Code::E0404,
+                        file,
+                        Span::new(start, start + o.len()),
+                        format!("`--set {o}` has no `=`"),
+                    )
+                    .label("expected NAME=VALUE")
+                    .help("write `--set NAME=VALUE`, e.g. `--set epochs=20`"),
                 );
                 continue;
             };
@@ -812,8 +879,9 @@ impl Cx {
             let name_span = Span::new(start, start + eq);
             let vspan = Span::new(start + eq + 1, start + o.len());
             let Some(p) = params.iter().find(|p| p.name == name) else {
-                let mut d = Diagnostic::new(Code::E0402, file, name_span, format!("the pipeline has no parameter `{name}`"))
-                    .label("unknown parameter");
+                let mut d =
+                    Diagnostic::new(Code::E0402, file, name_span, format!("the pipeline has no parameter `{name}`"))
+                        .label("unknown parameter");
                 if let Some(s) = suggest(name, params.iter().map(|p| p.name.as_str())) {
                     d = d.help(format!("did you mean `{s}`?"));
                 } else if params.is_empty() {
@@ -841,10 +909,15 @@ impl Cx {
                 let (e, diags) = crate::syntax::parse_expr(value, file);
                 if e.is_none() || !diags.is_empty() {
                     self.err(
-                        Diagnostic::new(Code::E0403, file, vspan, format!("`{value}` is not a valid {}", p.ty.display()))
-                            .label(format!("expected a {} value", p.ty.display()))
-                            .secondary(self.file(0), p.span, "parameter declared here")
-                            .help(example_of(&p.ty)),
+                        Diagnostic::new(
+                            Code::E0403,
+                            file,
+                            vspan,
+                            format!("`{value}` is not a valid {}", p.ty.display()),
+                        )
+                        .label(format!("expected a {} value", p.ty.display()))
+                        .secondary(self.file(0), p.span, "parameter declared here")
+                        .help(example_of(&p.ty)),
                     );
                     continue;
                 }
@@ -875,7 +948,13 @@ impl Cx {
         for i in &items {
             if let ItemKind::Param(p) = &i.kind {
                 let ty = self.resolve_type_quiet(0, &p.ty);
-                v.push(ParamSig { name: p.name.name.clone(), span: p.name.span, ty, default: p.default.clone(), docs: String::new() });
+                v.push(ParamSig {
+                    name: p.name.name.clone(),
+                    span: p.name.span,
+                    ty,
+                    default: p.default.clone(),
+                    docs: String::new(),
+                });
             }
         }
         v
@@ -911,7 +990,14 @@ impl Cx {
             let scope = body::Scope::default();
             for p in params {
                 if let Some(d) = &p.default {
-                    self.check_default(d, &p.ty, &scope, m, &format!("the default of `{}` in `{name}`", p.name), p.span);
+                    self.check_default(
+                        d,
+                        &p.ty,
+                        &scope,
+                        m,
+                        &format!("the default of `{}` in `{name}`", p.name),
+                        p.span,
+                    );
                 }
             }
         }
@@ -924,14 +1010,20 @@ impl Cx {
                 continue;
             }
             let file = self.file(self.out.pipelines[p].module);
-            let outs: Vec<(String, Span)> = self.out.pipelines[p].outputs.iter().map(|o| (o.name.clone(), o.span)).collect();
+            let outs: Vec<(String, Span)> =
+                self.out.pipelines[p].outputs.iter().map(|o| (o.name.clone(), o.span)).collect();
             for (o, span) in outs {
                 if !self.used_outputs.contains(&(p, o.clone())) {
                     let pname = self.out.pipelines[p].name.clone();
                     self.err(
-                        Diagnostic::new(Code::W0004, file, span, format!("output `{o}` of pipeline `{pname}` is never used"))
-                            .label("no step that calls this pipeline reads it")
-                            .help("remove the output, or use it in a caller"),
+                        Diagnostic::new(
+                            Code::W0004,
+                            file,
+                            span,
+                            format!("output `{o}` of pipeline `{pname}` is never used"),
+                        )
+                        .label("no step that calls this pipeline reads it")
+                        .help("remove the output, or use it in a caller"),
                     );
                 }
             }
@@ -946,9 +1038,14 @@ impl Cx {
             Some((d @ (Decl::Component(_) | Decl::Pipeline(_)), _)) => Some(d.clone()),
             Some((Decl::Artifact(_), _)) => {
                 self.err(
-                    Diagnostic::new(Code::E0207, file, path.span, format!("`{}` is an artifact type, not a component", path.display()))
-                        .label("cannot be called")
-                        .help("a step calls a component or a pipeline"),
+                    Diagnostic::new(
+                        Code::E0207,
+                        file,
+                        path.span,
+                        format!("`{}` is an artifact type, not a component", path.display()),
+                    )
+                    .label("cannot be called")
+                    .help("a step calls a component or a pipeline"),
                 );
                 None
             }
@@ -961,9 +1058,14 @@ impl Cx {
                     });
                     if is_value {
                         self.err(
-                            Diagnostic::new(Code::E0207, file, path.span, format!("`{}` is a parameter or step, not a component", name.name))
-                                .label("cannot be called")
-                                .help("a step calls a component or a pipeline"),
+                            Diagnostic::new(
+                                Code::E0207,
+                                file,
+                                path.span,
+                                format!("`{}` is a parameter or step, not a component", name.name),
+                            )
+                            .label("cannot be called")
+                            .help("a step calls a component or a pipeline"),
                         );
                         return None;
                     }
@@ -979,8 +1081,13 @@ impl Cx {
                     None => String::new(),
                 };
                 let code = if path.ns.is_some() { Code::E0105 } else { Code::E0203 };
-                let mut d = Diagnostic::new(code, file, name.span, format!("no component or pipeline named `{}`{where_}", name.name))
-                    .label("not found");
+                let mut d = Diagnostic::new(
+                    code,
+                    file,
+                    name.span,
+                    format!("no component or pipeline named `{}`{where_}", name.name),
+                )
+                .label("not found");
                 if let Some(s) = suggest(&name.name, candidates.iter().map(String::as_str)) {
                     d = d.help(format!("did you mean `{s}`?")).fix(format!("replace with `{s}`"), file, name.span, s);
                 } else if path.ns.is_none() && !self.out.modules[m].imports.is_empty() {
@@ -991,8 +1098,15 @@ impl Cx {
                         .map(|(a, _)| format!("{a}.{}", name.name))
                         .collect();
                     d = match found.first() {
-                        Some(f) => d.help(format!("it is declared in an imported file: write `{f}`")).fix(format!("replace with `{f}`"), file, name.span, f.clone()),
-                        None => d.help("declare it with `component` or `pipeline`, or import the file that declares it"),
+                        Some(f) => d.help(format!("it is declared in an imported file: write `{f}`")).fix(
+                            format!("replace with `{f}`"),
+                            file,
+                            name.span,
+                            f.clone(),
+                        ),
+                        None => {
+                            d.help("declare it with `component` or `pipeline`, or import the file that declares it")
+                        }
                     };
                 } else {
                     d = d.help("declare it with `component` or `pipeline`, or import the file that declares it");
@@ -1027,7 +1141,8 @@ impl Cx {
                         let mut key = path.clone();
                         key.sort();
                         if reported.insert(key) {
-                            let names: Vec<String> = path.iter().chain([&start]).map(|&i| self.out.pipelines[i].name.clone()).collect();
+                            let names: Vec<String> =
+                                path.iter().chain([&start]).map(|&i| self.out.pipelines[i].name.clone()).collect();
                             let file = self.file(self.out.pipelines[p].module);
                             self.err(
                                 Diagnostic::new(Code::E0602, file, span, format!("pipeline `{}` calls itself: {}", self.out.pipelines[start].name, names.join(" → ")))

@@ -166,9 +166,7 @@ static PRATT: LazyLock<PrattParser<Rule>> = LazyLock::new(|| {
             | Op::infix(Rule::gt, Assoc::Left)
             | Op::infix(Rule::ge, Assoc::Left))
         .op(Op::infix(Rule::add, Assoc::Left) | Op::infix(Rule::sub, Assoc::Left))
-        .op(Op::infix(Rule::mul, Assoc::Left)
-            | Op::infix(Rule::div, Assoc::Left)
-            | Op::infix(Rule::rem, Assoc::Left))
+        .op(Op::infix(Rule::mul, Assoc::Left) | Op::infix(Rule::div, Assoc::Left) | Op::infix(Rule::rem, Assoc::Left))
         .op(Op::prefix(Rule::neg))
         .op(Op::postfix(Rule::field))
 });
@@ -208,7 +206,12 @@ impl Builder<'_> {
             Diagnostic::new(Code::W0005, self.file, sp, "this doc comment documents nothing")
                 .label("not followed by an item or member")
                 .help("use `//` for a plain comment, or move it directly above what it documents")
-                .fix("turn it into a plain comment", self.file, Span::new(sp.start as usize, sp.start as usize + 3), "//"),
+                .fix(
+                    "turn it into a plain comment",
+                    self.file,
+                    Span::new(sp.start as usize, sp.start as usize + 3),
+                    "//",
+                ),
         );
         Item { docs: Docs::default(), kind: ItemKind::StrayDoc, span: sp }
     }
@@ -334,10 +337,15 @@ impl Builder<'_> {
 
     fn unclosed(&mut self, block: Span, at: Span) {
         self.diags.push(
-            Diagnostic::new(Code::E0002, self.file, Span::new(block.start as usize, block.start as usize + 1), "this `{` is never closed")
-                .label("opened here")
-                .secondary(self.file, at, "expected `}` before this")
-                .help("add the missing `}` at the end of the block"),
+            Diagnostic::new(
+                Code::E0002,
+                self.file,
+                Span::new(block.start as usize, block.start as usize + 1),
+                "this `{` is never closed",
+            )
+            .label("opened here")
+            .secondary(self.file, at, "expected `}` before this")
+            .help("add the missing `}` at the end of the block"),
         );
     }
 
@@ -581,7 +589,8 @@ impl Builder<'_> {
                         }
                         Rule::bad_field => {
                             let s = span(&c);
-                            let d = self.explain(s.start as usize, s.end as usize, Rule::strict_record_entry, "a field");
+                            let d =
+                                self.explain(s.start as usize, s.end as usize, Rule::strict_record_entry, "a field");
                             self.diags.push(d);
                             fields.push(Field::Error(ErrorNode { text: c.as_str().to_string(), span: s }));
                         }
@@ -640,7 +649,8 @@ impl Builder<'_> {
             let ulen = rest.find(|c: char| c.is_ascii_digit()).unwrap_or(rest.len());
             let u = &rest[..ulen];
             let Some(&(_, ms)) = DURATION_UNITS.iter().find(|(name, _)| *name == u) else {
-                let help = "durations use ms, s, m, h, d (e.g. `1h30m`); sizes use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB";
+                let help =
+                    "durations use ms, s, m, h, d (e.g. `1h30m`); sizes use B, KB, MB, GB, TB, KiB, MiB, GiB, TiB";
                 return self.bad_number(sp, format!("unknown unit `{u}` in `{text}`"), Some(help));
             };
             total += cur * ms as f64;
@@ -693,10 +703,10 @@ impl Builder<'_> {
                     pest::error::InputLocation::Span((s, _)) => s,
                 };
                 let mut expected = describe_expected(&e);
-                if expected.is_empty() {
-                    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant {
-                        expected = positives.iter().filter_map(|r| describe_rule(*r)).map(String::from).collect();
-                    }
+                if expected.is_empty()
+                    && let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant
+                {
+                    expected = positives.iter().filter_map(|r| describe_rule(*r)).map(String::from).collect();
                 }
                 expected.sort();
                 expected.dedup();
@@ -710,8 +720,9 @@ impl Builder<'_> {
             0 => format!("unexpected {}", found.0.if_empty("end of line")),
             _ => format!("expected {}, found {}", join_or(&expected), found.0.if_empty("end of line")),
         };
-        let mut d = Diagnostic::new(Code::E0001, self.file, Span::new(pos, pos + found_len), msg)
-            .label(if expected.is_empty() { "unexpected".to_string() } else { format!("expected {}", join_or(&expected)) });
+        let mut d = Diagnostic::new(Code::E0001, self.file, Span::new(pos, pos + found_len), msg).label(
+            if expected.is_empty() { "unexpected".to_string() } else { format!("expected {}", join_or(&expected)) },
+        );
         if pos > start {
             d = d.secondary(self.file, Span::new(start, pos), format!("while reading {what}"));
         }
@@ -794,7 +805,7 @@ fn describe_expected(e: &pest::error::Error<Rule>) -> Vec<String> {
                 "+" | "*" | "/" | "%" | "==" | "!=" | "<" | "<=" | ">" | ">=" | "and" | "or" | "??" | "." => {
                     "an operator".to_string()
                 }
-                "//" => continue,
+                "//" | " " | "\t" => continue,
                 "input" | "output" => "`input` or `output`".to_string(),
                 t => format!("`{t}`"),
             };
@@ -818,9 +829,14 @@ fn describe_rule(r: Rule) -> Option<&'static str> {
     Some(match r {
         Rule::ident | Rule::callee | Rule::ty_name => "a name",
         Rule::string | Rule::str_inner => "a string",
-        Rule::expr | Rule::number | Rule::boolean | Rule::list | Rule::record | Rule::call | Rule::paren | Rule::if_expr => {
-            "an expression"
-        }
+        Rule::expr
+        | Rule::number
+        | Rule::boolean
+        | Rule::list
+        | Rule::record
+        | Rule::call
+        | Rule::paren
+        | Rule::if_expr => "an expression",
         Rule::ty | Rule::ty_generic => "a type",
         Rule::step_body | Rule::comp_body | Rule::pipe_body => "`{`",
         Rule::when_clause => "`when`",
@@ -853,11 +869,17 @@ fn hint_for(line: &str, what: &str) -> String {
     let t = line.trim_start();
     let first = t.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("");
     match first {
-        "step" => "a step reads `step NAME = COMPONENT { ARG = VALUE, ... }`, optionally followed by `when CONDITION`".into(),
+        "step" => {
+            "a step reads `step NAME = COMPONENT { ARG = VALUE, ... }`, optionally followed by `when CONDITION`".into()
+        }
         "param" => "a parameter reads `param NAME: TYPE = DEFAULT` (the default is optional)".into(),
         "import" => "an import reads `import \"path/to/file.mlp\" as NAME`".into(),
-        "component" => "a component reads `component NAME { input ..., param ..., output ..., wasm = \"file.wasm\" }`".into(),
-        "pipeline" => "a pipeline reads `pipeline NAME { input ..., param ..., step ..., output NAME: TYPE = VALUE }`".into(),
+        "component" => {
+            "a component reads `component NAME { input ..., param ..., output ..., wasm = \"file.wasm\" }`".into()
+        }
+        "pipeline" => {
+            "a pipeline reads `pipeline NAME { input ..., param ..., step ..., output NAME: TYPE = VALUE }`".into()
+        }
         "artifact" => "an artifact type reads `artifact Name`".into(),
         "input" | "output" => "a port reads `input NAME: ArtifactType` or `output NAME: ArtifactType`".into(),
         "grant" => "grants read `grant read PATH`, `grant write PATH`, `grant net \"host:port\"` or `grant gpu`".into(),
@@ -878,7 +900,9 @@ mod tests {
 
     #[test]
     fn parses_a_step_with_when_and_options() {
-        let r = p("step push = tab.push {\n  model = m.out, to = \"x\"\n  grant write \"serving\"\n  limit time 5m\n} when e.blessing\n");
+        let r = p(
+            "step push = tab.push {\n  model = m.out, to = \"x\"\n  grant write \"serving\"\n  limit time 5m\n} when e.blessing\n",
+        );
         assert!(r.diagnostics.is_empty(), "{:?}", r.diagnostics);
         let ItemKind::Step(s) = &r.file.items[0].kind else { panic!("not a step") };
         assert_eq!(s.name.name, "push");

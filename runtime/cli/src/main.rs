@@ -117,11 +117,9 @@ fn main() -> ExitCode {
                 let out = mlp_lang::fmt::format(&text);
                 if out != text {
                     changed.push(f.clone());
-                    if !check {
-                        if let Err(e) = write_atomic(f, &out) {
-                            eprintln!("error: cannot write {}: {e}", f.display());
-                            return ExitCode::from(2);
-                        }
+                    if !check && let Err(e) = write_atomic(f, &out) {
+                        eprintln!("error: cannot write {}: {e}", f.display());
+                        return ExitCode::from(2);
                     }
                 }
             }
