@@ -286,7 +286,7 @@ pub(crate) fn lower(
     let m0 = &c.modules[0];
     let mut env: Env = HashMap::new();
     let mut params = BTreeMap::new();
-    for p in &root.params {
+    for p in root.params.iter() {
         let v = if let Some((e, file, _)) = overrides.get(&p.name) {
             let dir = l.cli_base.clone();
             l.eval(e, &HashMap::new(), *file, &dir).map(|v| coerce(v, &p.ty, &dir, true))
@@ -431,7 +431,7 @@ impl Lower<'_> {
             pl.steps.iter().enumerate().map(|(i, s)| (s.name.name.clone(), i)).collect();
         // Order steps so producers come before consumers.
         let mut deps: Vec<Vec<usize>> = Vec::new();
-        for s in &pl.steps {
+        for s in pl.steps.iter() {
             let mut d = Vec::new();
             for e in &s.body.entries {
                 if let StepEntry::Arg(a) = e {
@@ -492,7 +492,7 @@ impl Lower<'_> {
             }
             // Inputs.
             let mut step_inputs: BTreeMap<String, Vec<Source>> = BTreeMap::new();
-            for port in &in_ports {
+            for port in in_ports.iter() {
                 let Some(e) = args.get(port.name.as_str()) else { continue };
                 let srcs = self.sources(e, inputs, &outs);
                 if !srcs.is_empty() {
@@ -509,7 +509,7 @@ impl Lower<'_> {
             let cfile = self.c.modules[callee_module].file;
             let cdir = dir_of(&self.c.modules[callee_module].key).to_string();
             let mut callee_env: Env = HashMap::new();
-            for prm in &param_sigs {
+            for prm in param_sigs.iter() {
                 let v = match args.get(prm.name.as_str()) {
                     Some(e) => self.value(e, &prm.ty, env, file, &dir),
                     None => match &prm.default {
@@ -575,7 +575,7 @@ impl Lower<'_> {
                     grants.sort();
                     grants.dedup();
                     let mut ins = BTreeMap::new();
-                    for port in &in_ports {
+                    for port in in_ports.iter() {
                         if let Some(srcs) = step_inputs.remove(&port.name) {
                             for src in &srcs {
                                 self.edges.push(Edge {
@@ -613,7 +613,7 @@ impl Lower<'_> {
                     }
                     let mut o: Outputs = HashMap::new();
                     let mut outputs = BTreeMap::new();
-                    for port in &out_ports {
+                    for port in out_ports.iter() {
                         o.insert(port.name.clone(), vec![Source { step: id.clone(), output: port.name.clone() }]);
                         outputs.insert(port.name.clone(), port.ty.unopt().display());
                     }
@@ -641,7 +641,7 @@ impl Lower<'_> {
         }
         // This pipeline's outputs.
         let mut result = Outputs::new();
-        for o in &pl.outputs {
+        for o in pl.outputs.iter() {
             if let Some(v) = &o.value {
                 result.insert(o.name.clone(), self.sources(v, inputs, &outs));
             }

@@ -6,6 +6,10 @@
 //! [`fmt`] module is the canonical formatter. This crate does no IO: files come through the
 //! [`source::Loader`] trait, so the CLI, tests and the language server share one front end.
 
+// The pest-generated parser names `::alloc` (pest is used without its `std` feature, which
+// costs a stack probe on every rule call; nesting is bounded by the parser instead).
+extern crate alloc;
+
 pub mod check;
 pub mod codes;
 pub mod diag;

@@ -59,7 +59,10 @@ pub(crate) fn conjuncts(e: &Expr, out: &mut Vec<String>) {
 }
 
 /// The signature of a callee: inputs, params, outputs.
-pub(crate) fn signature(cx: &Cx, d: &Decl) -> (Vec<Port>, Vec<ParamSig>, Vec<Port>) {
+pub(crate) fn signature(
+    cx: &Cx,
+    d: &Decl,
+) -> (std::sync::Arc<[Port]>, std::sync::Arc<[ParamSig]>, std::sync::Arc<[Port]>) {
     super::body_signature(&cx.out, d)
 }
 
@@ -79,12 +82,12 @@ impl Cx {
             }
             true
         };
-        for prm in &pl.params {
+        for prm in pl.params.iter() {
             if declare(self, &prm.name, prm.span) {
                 scope.params.insert(prm.name.clone(), (prm.ty.clone(), prm.span));
             }
         }
-        for i in &pl.inputs {
+        for i in pl.inputs.iter() {
             if declare(self, &i.name, i.span) {
                 scope.inputs.insert(i.name.clone(), (i.ty.clone(), i.span));
             }
@@ -101,10 +104,11 @@ impl Cx {
             let outs = match &callee {
                 Some(d) => signature(self, d)
                     .2
-                    .into_iter()
+                    .iter()
                     .map(|o| {
-                        let ty = if s.when.is_some() { Ty::Optional(Box::new(o.ty.unopt().clone())) } else { o.ty };
-                        (o.name, ty)
+                        let ty =
+                            if s.when.is_some() { Ty::Optional(Box::new(o.ty.unopt().clone())) } else { o.ty.clone() };
+                        (o.name.clone(), ty)
                     })
                     .collect(),
                 None => Vec::new(),
@@ -315,7 +319,7 @@ impl Cx {
 
         // Pipeline outputs.
         let mut roots: Vec<usize> = Vec::new();
-        for o in &pl.outputs {
+        for o in pl.outputs.iter() {
             let Some(v) = &o.value else { continue };
             let Some(r) = self.type_ref(v, &scope, m) else { continue };
             roots.extend(r.deps.iter().copied());
@@ -342,7 +346,7 @@ impl Cx {
 
         // Unused names.
         let used = scope.used.borrow().clone();
-        for prm in &pl.params {
+        for prm in pl.params.iter() {
             if !used.contains(&prm.name) && scope.params.get(&prm.name).is_some_and(|(_, s)| *s == prm.span) {
                 self.err(
                     Diagnostic::new(Code::W0002, file, prm.span, format!("parameter `{}` is never used", prm.name))
@@ -351,7 +355,7 @@ impl Cx {
                 );
             }
         }
-        for inp in &pl.inputs {
+        for inp in pl.inputs.iter() {
             if !used.contains(&inp.name) {
                 self.err(
                     Diagnostic::new(Code::W0002, file, inp.span, format!("input `{}` is never used", inp.name))

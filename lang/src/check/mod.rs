@@ -17,6 +17,7 @@ use crate::source::{Loader, resolve_import, stem};
 use crate::syntax::ast::*;
 use crate::syntax::parse;
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 pub use types::Ty;
 
 /// Options of one check.
@@ -107,11 +108,11 @@ pub struct Component {
     /// Expected digest.
     pub digest: Option<String>,
     /// Inputs.
-    pub inputs: Vec<Port>,
+    pub inputs: Arc<[Port]>,
     /// Parameters.
-    pub params: Vec<ParamSig>,
+    pub params: Arc<[ParamSig]>,
     /// Outputs.
-    pub outputs: Vec<Port>,
+    pub outputs: Arc<[Port]>,
 }
 
 /// A pipeline: a sub-pipeline declaration, or the root file's top-level steps.
@@ -126,13 +127,13 @@ pub struct Pipeline {
     /// Doc comment.
     pub docs: String,
     /// Inputs.
-    pub inputs: Vec<Port>,
+    pub inputs: Arc<[Port]>,
     /// Parameters.
-    pub params: Vec<ParamSig>,
+    pub params: Arc<[ParamSig]>,
     /// Outputs, with their values.
-    pub outputs: Vec<Port>,
+    pub outputs: Arc<[Port]>,
     /// Steps.
-    pub steps: Vec<StepDecl>,
+    pub steps: Arc<[StepDecl]>,
     /// Whether this is the root file's implicit pipeline.
     pub root: bool,
 }
@@ -383,7 +384,8 @@ impl Cx {
     fn collect_decls(&mut self) {
         for m in 0..self.out.modules.len() {
             let file = self.file(m);
-            let items = self.out.modules[m].ast.items.clone();
+            // Names and docs are all this pass reads: skip copying bodies.
+            let items: Vec<Item> = self.out.modules[m].ast.items.iter().map(header_only).collect();
             let mut values: HashMap<String, Span> = HashMap::new();
             for item in &items {
                 let (name, decl) = match &item.kind {
@@ -396,9 +398,9 @@ impl Cx {
                             docs: item.docs.text(),
                             wasm: None,
                             digest: None,
-                            inputs: Vec::new(),
-                            params: Vec::new(),
-                            outputs: Vec::new(),
+                            inputs: Arc::from([]),
+                            params: Arc::from([]),
+                            outputs: Arc::from([]),
                         });
                         (&c.name, Decl::Component(id))
                     }
@@ -409,10 +411,10 @@ impl Cx {
                             module: m,
                             span: p.name.span,
                             docs: item.docs.text(),
-                            inputs: Vec::new(),
-                            params: Vec::new(),
-                            outputs: Vec::new(),
-                            steps: Vec::new(),
+                            inputs: Arc::from([]),
+                            params: Arc::from([]),
+                            outputs: Arc::from([]),
+                            steps: Arc::from([]),
                             root: false,
                         });
                         (&p.name, Decl::Pipeline(id))
@@ -454,16 +456,6 @@ impl Cx {
             }
         }
         // Pipelines are numbered from 1; the root's implicit pipeline is 0.
-        let root_params: Vec<ParamSig> = Vec::new();
-        let steps: Vec<StepDecl> = self.out.modules[0]
-            .ast
-            .items
-            .iter()
-            .filter_map(|i| match &i.kind {
-                ItemKind::Step(s) => Some(s.clone()),
-                _ => None,
-            })
-            .collect();
         self.out.pipelines.insert(
             0,
             Pipeline {
@@ -471,10 +463,10 @@ impl Cx {
                 module: 0,
                 span: Span::default(),
                 docs: String::new(),
-                inputs: Vec::new(),
-                params: root_params,
-                outputs: Vec::new(),
-                steps,
+                inputs: Arc::from([]),
+                params: Arc::from([]),
+                outputs: Arc::from([]),
+                steps: Arc::from([]),
                 root: true,
             },
         );
@@ -714,9 +706,9 @@ impl Cx {
                 );
             }
             let comp = &mut self.out.components[c];
-            comp.inputs = inputs;
-            comp.params = params;
-            comp.outputs = outputs;
+            comp.inputs = inputs.into();
+            comp.params = params.into();
+            comp.outputs = outputs.into();
             comp.wasm = wasm;
             comp.digest = digest;
         }
@@ -725,7 +717,13 @@ impl Cx {
             let m = self.out.pipelines[p].module;
             let file = self.file(m);
             let members: Vec<Item> = if self.out.pipelines[p].root {
-                self.out.modules[m].ast.items.clone()
+                self.out.modules[m]
+                    .ast
+                    .items
+                    .iter()
+                    .filter(|i| matches!(i.kind, ItemKind::Param(_) | ItemKind::Step(_) | ItemKind::Port(_)))
+                    .cloned()
+                    .collect()
             } else {
                 let span = self.out.pipelines[p].span;
                 match self.out.modules[m].ast.items.iter().find_map(|i| match &i.kind {
@@ -737,7 +735,13 @@ impl Cx {
                 }
             };
             let (mut inputs, mut params, mut outputs, mut steps) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for member in &members {
+            for member in members {
+                if matches!(member.kind, ItemKind::Step(_)) {
+                    if let ItemKind::Step(s) = member.kind {
+                        steps.push(s);
+                    }
+                    continue;
+                }
                 match &member.kind {
                     ItemKind::Port(port) => {
                         let ty = self.port_type(m, &port.ty);
@@ -785,15 +789,14 @@ impl Cx {
                             docs: member.docs.text(),
                         });
                     }
-                    ItemKind::Step(s) => steps.push(s.clone()),
                     _ => {}
                 }
             }
             let pl = &mut self.out.pipelines[p];
-            pl.inputs = inputs;
-            pl.params = params;
-            pl.outputs = outputs;
-            pl.steps = steps;
+            pl.inputs = inputs.into();
+            pl.params = params.into();
+            pl.outputs = outputs.into();
+            pl.steps = steps.into();
         }
     }
 
@@ -988,7 +991,7 @@ impl Cx {
                 (comp.module, comp.params.clone(), comp.name.clone())
             };
             let scope = body::Scope::default();
-            for p in params {
+            for p in params.iter() {
                 if let Some(d) = &p.default {
                     self.check_default(
                         d,
@@ -1122,7 +1125,8 @@ impl Cx {
         let mut calls: Vec<Vec<(usize, Span)>> = vec![Vec::new(); n];
         for (p, call) in calls.iter_mut().enumerate() {
             let m = self.out.pipelines[p].module;
-            for s in self.out.pipelines[p].steps.clone() {
+            let steps = self.out.pipelines[p].steps.clone();
+            for s in steps.iter() {
                 let n0 = self.out.diagnostics.len();
                 if let Some(Decl::Pipeline(q)) = self.resolve_callee(m, &s.callee) {
                     call.push((q, s.callee.span));
@@ -1161,8 +1165,30 @@ impl Cx {
     }
 }
 
+/// A copy of an item without the bodies of blocks and steps.
+fn header_only(item: &Item) -> Item {
+    let kind = match &item.kind {
+        ItemKind::Component(c) => ItemKind::Component(ComponentDecl {
+            name: c.name.clone(),
+            body: Block { members: Vec::new(), span: c.body.span, unclosed: c.body.unclosed },
+        }),
+        ItemKind::Pipeline(p) => ItemKind::Pipeline(PipelineDecl {
+            name: p.name.clone(),
+            body: Block { members: Vec::new(), span: p.body.span, unclosed: p.body.unclosed },
+        }),
+        ItemKind::Step(s) => ItemKind::Step(StepDecl {
+            name: s.name.clone(),
+            callee: s.callee.clone(),
+            body: StepBody { entries: Vec::new(), span: s.body.span, unclosed: s.body.unclosed },
+            when: None,
+        }),
+        other => other.clone(),
+    };
+    Item { docs: item.docs.clone(), kind, span: item.span }
+}
+
 /// The inputs, parameters and outputs of a component or pipeline.
-pub(crate) fn body_signature(c: &Checked, d: &Decl) -> (Vec<Port>, Vec<ParamSig>, Vec<Port>) {
+pub(crate) fn body_signature(c: &Checked, d: &Decl) -> (Arc<[Port]>, Arc<[ParamSig]>, Arc<[Port]>) {
     match d {
         Decl::Component(i) => {
             let x = &c.components[*i];
@@ -1172,7 +1198,7 @@ pub(crate) fn body_signature(c: &Checked, d: &Decl) -> (Vec<Port>, Vec<ParamSig>
             let x = &c.pipelines[*i];
             (x.inputs.clone(), x.params.clone(), x.outputs.clone())
         }
-        Decl::Artifact(_) => (Vec::new(), Vec::new(), Vec::new()),
+        Decl::Artifact(_) => (Arc::from([]), Arc::from([]), Arc::from([])),
     }
 }
 

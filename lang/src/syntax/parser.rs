@@ -17,6 +17,26 @@ use std::sync::LazyLock;
 #[grammar = "syntax/mlp.pest"]
 struct MlpParser;
 
+/// Reserved words of the language.
+pub const KEYWORDS: &[&str] = &[
+    "import",
+    "as",
+    "param",
+    "artifact",
+    "component",
+    "pipeline",
+    "step",
+    "when",
+    "if",
+    "then",
+    "else",
+    "and",
+    "or",
+    "not",
+    "true",
+    "false",
+];
+
 /// The most brackets that may be open at once. Deeper input is rejected with E0006, which
 /// keeps every recursive walk over the tree well inside the stack.
 pub const MAX_NESTING: usize = 64;
@@ -300,7 +320,36 @@ impl Builder<'_> {
             }
             _ => return None,
         };
+        let declared = match &kind {
+            ItemKind::Param(ParamDecl { name, .. })
+            | ItemKind::Artifact(name)
+            | ItemKind::Component(ComponentDecl { name, .. })
+            | ItemKind::Pipeline(PipelineDecl { name, .. })
+            | ItemKind::Step(StepDecl { name, .. })
+            | ItemKind::Port(PortDecl { name, .. }) => Some(name.clone()),
+            _ => None,
+        };
+        if let Some(name) = declared {
+            self.not_a_keyword(&name);
+        }
         Some(Item { docs, kind, span: sp })
+    }
+
+    /// Keywords are matched as names by the grammar (cheaper than excluding them everywhere);
+    /// declaring one is reported here.
+    fn not_a_keyword(&mut self, name: &Ident) {
+        if KEYWORDS.contains(&name.name.as_str()) {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::E0001,
+                    self.file,
+                    name.span,
+                    format!("`{}` is a keyword and cannot be a name", name.name),
+                )
+                .label("keyword")
+                .help(format!("choose another name, e.g. `{}_`", name.name)),
+            );
+        }
     }
 
     fn block(&mut self, p: Pair<Rule>) -> Block {
@@ -819,8 +868,16 @@ fn describe_expected(e: &pest::error::Error<Rule>) -> Vec<String> {
             out.push(d.to_string());
         }
     }
+    // `_` and character ranges come from names and numbers: say so once, in words.
+    let had_underscore = out.iter().any(|s| s == "`_`");
+    out.retain(|s| s != "`_`");
+    if out.iter().any(|s| s == "an expression") {
+        out.retain(|s| s != "a name or a value");
+    }
     if out.iter().any(|s| s == "a name") {
         out.retain(|s| s != "a name or a value");
+    } else if had_underscore && !out.iter().any(|s| s == "a name or a value") {
+        out.push("a name".to_string());
     }
     out
 }
@@ -957,6 +1014,13 @@ mod tests {
         assert_eq!(r.diagnostics.len(), 1, "{:#?}", r.diagnostics);
         assert_eq!(r.diagnostics[0].code, Code::E0002);
         assert_eq!(r.file.items.len(), 2);
+    }
+
+    #[test]
+    fn a_keyword_cannot_be_declared_as_a_name() {
+        let r = p("param when: bool = true\nstep step = c {}\n");
+        let msgs: Vec<&str> = r.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(msgs, ["`when` is a keyword and cannot be a name", "`step` is a keyword and cannot be a name"]);
     }
 
     #[test]
