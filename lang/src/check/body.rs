@@ -59,10 +59,7 @@ pub(crate) fn conjuncts(e: &Expr, out: &mut Vec<String>) {
 }
 
 /// The signature of a callee: inputs, params, outputs.
-pub(crate) fn signature(
-    cx: &Cx,
-    d: &Decl,
-) -> (std::sync::Arc<[Port]>, std::sync::Arc<[ParamSig]>, std::sync::Arc<[Port]>) {
+pub(crate) fn signature(cx: &Cx, d: &Decl) -> super::Signature {
     super::body_signature(&cx.out, d)
 }
 

@@ -1165,6 +1165,9 @@ impl Cx {
     }
 }
 
+/// The inputs, parameters and outputs of a callee.
+pub(crate) type Signature = (Arc<[Port]>, Arc<[ParamSig]>, Arc<[Port]>);
+
 /// A copy of an item without the bodies of blocks and steps.
 fn header_only(item: &Item) -> Item {
     let kind = match &item.kind {
@@ -1188,7 +1191,7 @@ fn header_only(item: &Item) -> Item {
 }
 
 /// The inputs, parameters and outputs of a component or pipeline.
-pub(crate) fn body_signature(c: &Checked, d: &Decl) -> (Arc<[Port]>, Arc<[ParamSig]>, Arc<[Port]>) {
+pub(crate) fn body_signature(c: &Checked, d: &Decl) -> Signature {
     match d {
         Decl::Component(i) => {
             let x = &c.components[*i];
