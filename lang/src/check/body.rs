@@ -5,7 +5,7 @@
 
 use super::expr::{ExprCx, Mode, feature_refs};
 use super::types::Ty;
-use super::{Cx, Decl, ParamSig, Port, article, example_of};
+use super::{Cx, Decl, article, example_of};
 use crate::codes::Code;
 use crate::diag::{Diagnostic, FileId, suggest};
 use crate::syntax::ast::*;
