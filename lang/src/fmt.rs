@@ -138,7 +138,8 @@ impl Printer<'_> {
         let end = item.span.end as usize;
         match &item.kind {
             ItemKind::Import(i) => {
-                let mut s = format!("import {}", quote(&i.path));
+                let path = self.src(i.path_span).map_or_else(|| quote(&i.path), str::to_string);
+                let mut s = format!("import {path}");
                 if let Some(a) = &i.alias {
                     s.push_str(&format!(" as {}", a.name));
                 }

@@ -312,7 +312,7 @@ pub(crate) fn lower(
             params.insert(p.name.clone(), v);
         }
     }
-    l.instance(0, "", &env, &HashMap::new(), None);
+    l.instance(0, "", &env, &HashMap::new(), None, &Opts::default());
     if !l.diags.is_empty() {
         return Err(l.diags);
     }
@@ -390,7 +390,82 @@ fn coerce(v: Value, want: &Ty, dir: &str, _cli: bool) -> Value {
 
 type Outputs = HashMap<String, Vec<Source>>;
 
+/// A step's options as evaluated; `None` where the step does not set one.
+#[derive(Clone, Debug, Default)]
+struct Opts {
+    grants: Vec<Grant>,
+    time: Option<u64>,
+    memory: Option<u64>,
+    retries: Option<u32>,
+    cache: Option<bool>,
+}
+
+impl Opts {
+    /// These options inside a caller with `outer`: own settings win; grants add up.
+    fn under(mut self, outer: &Opts) -> Opts {
+        self.grants.extend(outer.grants.iter().cloned());
+        self.grants.sort();
+        self.grants.dedup();
+        Opts {
+            grants: self.grants,
+            time: self.time.or(outer.time),
+            memory: self.memory.or(outer.memory),
+            retries: self.retries.or(outer.retries),
+            cache: self.cache.or(outer.cache),
+        }
+    }
+}
+
 impl Lower<'_> {
+    /// Evaluate the option lines of a step.
+    fn options(&mut self, s: &StepDecl, env: &Env, file: FileId, dir: &str) -> Opts {
+        let mut o = Opts::default();
+        for e in &s.body.entries {
+            let StepEntry::Option(opt) = e else { continue };
+            let word = opt.word.as_ref().map(|w| w.name.as_str());
+            let val = match (&opt.value, word) {
+                (Some(v), _) => self.eval(v, env, file, dir),
+                // `retry n` with an int parameter `n`.
+                (None, Some(w)) if opt.keyword.name == "retry" => env.get(w).cloned(),
+                _ => None,
+            };
+            let target = |v: Value| match v {
+                Value::Path(p) => Some(p),
+                Value::String(p) => Some(path_of(&p, dir)),
+                _ => None,
+            };
+            match (opt.keyword.name.as_str(), word, val) {
+                ("grant", Some("read"), Some(v)) => o.grants.extend(target(v).map(Grant::Read)),
+                ("grant", Some("write"), Some(v)) => o.grants.extend(target(v).map(Grant::Write)),
+                ("grant", Some("net"), Some(Value::String(h))) => o.grants.push(Grant::Net(h)),
+                ("grant", Some("gpu"), _) => o.grants.push(Grant::Gpu),
+                ("limit", Some("time"), Some(Value::Duration(d))) => o.time = Some(d),
+                ("limit", Some("memory"), Some(Value::Size(b))) => o.memory = Some(b),
+                ("retry", _, Some(Value::Int(n))) => {
+                    if (0..=10).contains(&n) {
+                        o.retries = Some(n as u32);
+                    } else {
+                        self.diags.push(
+                            Diagnostic::new(
+                                Code::E0705,
+                                file,
+                                opt.span,
+                                format!("`retry` is {n}; it must be from 0 to 10"),
+                            )
+                            .label("invalid retry count")
+                            .help("retry a failed step at most 10 times"),
+                        );
+                    }
+                }
+                ("cache", Some(w), _) => o.cache = Some(w == "on"),
+                _ => {}
+            }
+        }
+        o.grants.sort();
+        o.grants.dedup();
+        o
+    }
+
     /// 1-based line of a byte offset.
     fn line_of(&mut self, file: FileId, offset: usize) -> usize {
         let c = self.c;
@@ -422,6 +497,7 @@ impl Lower<'_> {
         env: &Env,
         inputs: &HashMap<String, Vec<Source>>,
         when: Option<IrExpr>,
+        inherited: &Opts,
     ) -> Outputs {
         let pl = self.c.pipelines[p].clone();
         let m = pl.module;
@@ -525,55 +601,15 @@ impl Lower<'_> {
             match callee {
                 Decl::Pipeline(q) => {
                     let sub_inputs: HashMap<String, Vec<Source>> = step_inputs.into_iter().collect();
-                    let o = self.instance(q, &format!("{id}/"), &callee_env, &sub_inputs, cond);
+                    // Options on a pipeline call apply to every step inside that does not set its own.
+                    let opts = self.options(s, env, file, &dir).under(inherited);
+                    let o = self.instance(q, &format!("{id}/"), &callee_env, &sub_inputs, cond, &opts);
                     outs.insert(s.name.name.clone(), o);
                 }
                 Decl::Component(ci) => {
                     let comp = &self.c.components[ci];
-                    let mut grants = Vec::new();
-                    let (mut time, mut mem, mut retries, mut cache) = (None, None, 0u32, true);
-                    for e in &s.body.entries {
-                        let StepEntry::Option(o) = e else { continue };
-                        let word = o.word.as_ref().map(|w| w.name.as_str());
-                        let val = o.value.as_ref().and_then(|v| self.eval(v, env, file, &dir));
-                        match (o.keyword.name.as_str(), word, val) {
-                            ("grant", Some("read"), Some(Value::String(p) | Value::Path(p))) => {
-                                grants.push(Grant::Read(path_of(&p, &dir)))
-                            }
-                            ("grant", Some("write"), Some(Value::String(p) | Value::Path(p))) => {
-                                grants.push(Grant::Write(path_of(&p, &dir)))
-                            }
-                            ("grant", Some("net"), Some(Value::String(h))) => grants.push(Grant::Net(h)),
-                            ("grant", Some("gpu"), _) => grants.push(Grant::Gpu),
-                            ("limit", Some("time"), Some(Value::Duration(d))) => time = Some(d),
-                            ("limit", Some("memory"), Some(Value::Size(b))) => mem = Some(b),
-                            ("retry", Some(w), None) if matches!(env.get(w), Some(Value::Int(_))) => {
-                                if let Some(Value::Int(n)) = env.get(w) {
-                                    retries = (*n).clamp(0, 10) as u32;
-                                }
-                            }
-                            ("retry", _, Some(Value::Int(n))) => {
-                                if (0..=10).contains(&n) {
-                                    retries = n as u32;
-                                } else {
-                                    self.diags.push(
-                                        Diagnostic::new(
-                                            Code::E0705,
-                                            file,
-                                            o.span,
-                                            format!("`retry` is {n}; it must be from 0 to 10"),
-                                        )
-                                        .label("invalid retry count")
-                                        .help("retry a failed step at most 10 times"),
-                                    );
-                                }
-                            }
-                            ("cache", Some(w), _) => cache = w == "on",
-                            _ => {}
-                        }
-                    }
-                    grants.sort();
-                    grants.dedup();
+                    let own = self.options(s, env, file, &dir);
+                    let opts = own.under(inherited);
                     let mut ins = BTreeMap::new();
                     for port in in_ports.iter() {
                         if let Some(srcs) = step_inputs.remove(&port.name) {
@@ -627,11 +663,11 @@ impl Lower<'_> {
                         inputs: ins,
                         outputs,
                         when: cond,
-                        grants,
-                        time_limit_ms: time,
-                        memory_limit_bytes: mem,
-                        retries,
-                        cache,
+                        grants: opts.grants,
+                        time_limit_ms: opts.time,
+                        memory_limit_bytes: opts.memory,
+                        retries: opts.retries.unwrap_or(0),
+                        cache: opts.cache.unwrap_or(true),
                         source: (self.c.sources.get(file).name.clone(), line),
                     });
                     outs.insert(s.name.name.clone(), o);
@@ -1038,7 +1074,7 @@ impl Lower<'_> {
             (BinOp::Div | BinOp::Rem, _, V::Int(0)) => {
                 return self.fail(Code::E0809, file, span, "division by zero".into(), "the divisor is zero here");
             }
-            (BinOp::Div, _, V::Float(f)) if *f == 0.0 => {
+            (BinOp::Div | BinOp::Rem, _, V::Float(f)) if *f == 0.0 => {
                 return self.fail(Code::E0809, file, span, "division by zero".into(), "the divisor is zero here");
             }
             (_, V::Int(a), V::Int(b)) => match op {

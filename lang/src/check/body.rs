@@ -316,7 +316,12 @@ impl Cx {
 
         // Pipeline outputs.
         let mut roots: Vec<usize> = Vec::new();
+        let mut out_names: HashMap<&str, Span> = HashMap::new();
         for o in pl.outputs.iter() {
+            if let Some(first) = out_names.insert(&o.name, o.span) {
+                self.dup(file, &Ident { name: o.name.clone(), span: o.span }, first);
+                continue;
+            }
             let Some(v) = &o.value else { continue };
             let Some(r) = self.type_ref(v, &scope, m) else { continue };
             roots.extend(r.deps.iter().copied());
