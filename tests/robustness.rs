@@ -168,3 +168,25 @@ proptest! {
         let _ = mlp_lang::fmt::format(&text);
     }
 }
+
+#[test]
+fn parsing_in_halves_matches_one_parse_on_every_file_and_line_prefix() {
+    use mlp_lang::syntax::parser::parse_with;
+    for path in corpus() {
+        let case = read_case(&path);
+        for (name, text) in &case.files {
+            let ends = text.match_indices('\n').map(|(i, _)| i + 1).chain([text.len()]);
+            for end in ends {
+                let t = &text[..end];
+                let whole = parse_with(t, FileId(0), usize::MAX);
+                let halves = parse_with(t, FileId(0), 0);
+                assert!(whole.file == halves.file, "{}#{name}: halves differ at prefix {end}", path.display());
+                assert!(
+                    whole.diagnostics == halves.diagnostics,
+                    "{}#{name}: diagnostics differ at {end}",
+                    path.display()
+                );
+            }
+        }
+    }
+}

@@ -324,43 +324,49 @@ pub(crate) fn lower(
 }
 
 fn topo_sort(steps: Vec<Step>, edges: &[Edge]) -> Vec<Step> {
-    let mut indeg: BTreeMap<String, usize> = steps.iter().map(|s| (s.id.clone(), 0)).collect();
-    let mut out: HashMap<&str, Vec<&str>> = HashMap::new();
-    let mut seen = BTreeSet::new();
+    // Kahn's algorithm over indices; among ready steps the smallest id goes first.
+    let n = steps.len();
+    let index: HashMap<&str, usize> = steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let mut indeg = vec![0usize; n];
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
     for e in edges {
-        if seen.insert((e.from.as_str(), e.to.as_str())) {
-            *indeg.entry(e.to.clone()).or_default() += 1;
-            out.entry(e.from.as_str()).or_default().push(e.to.as_str());
-        }
-    }
-    let mut ready: BTreeSet<String> = indeg.iter().filter(|(_, d)| **d == 0).map(|(k, _)| k.clone()).collect();
-    let mut by_id: HashMap<String, Step> = steps.into_iter().map(|s| (s.id.clone(), s)).collect();
-    let mut order = Vec::new();
-    while let Some(id) = ready.pop_first() {
-        for &t in out.get(id.as_str()).map(Vec::as_slice).unwrap_or(&[]) {
-            if let Some(d) = indeg.get_mut(t) {
-                *d -= 1;
-                if *d == 0 {
-                    ready.insert(t.to_string());
-                }
+        if let (Some(&a), Some(&b)) = (index.get(e.from.as_str()), index.get(e.to.as_str())) {
+            // Edges are sorted, so parallel edges between two steps are adjacent.
+            if out[a].last() != Some(&b) {
+                out[a].push(b);
+                indeg[b] += 1;
             }
         }
-        if let Some(s) = by_id.remove(&id) {
-            order.push(s);
+    }
+    let mut ready: BTreeSet<(&str, usize)> =
+        (0..n).filter(|&i| indeg[i] == 0).map(|i| (steps[i].id.as_str(), i)).collect();
+    let mut order: Vec<usize> = Vec::with_capacity(n);
+    while let Some((_, i)) = ready.pop_first() {
+        order.push(i);
+        for &t in &out[i] {
+            indeg[t] -= 1;
+            if indeg[t] == 0 {
+                ready.insert((steps[t].id.as_str(), t));
+            }
         }
     }
     // Anything left would be a cycle, which the checker rules out; keep it rather than drop it.
-    let mut rest: Vec<Step> = by_id.into_values().collect();
-    rest.sort_by(|a, b| a.id.cmp(&b.id));
-    order.extend(rest);
-    order
+    if order.len() < n {
+        let mut placed = vec![false; n];
+        order.iter().for_each(|&i| placed[i] = true);
+        let mut rest: Vec<usize> = (0..n).filter(|&i| !placed[i]).collect();
+        rest.sort_by(|&a, &b| steps[a].id.cmp(&steps[b].id));
+        order.extend(rest);
+    }
+    let mut slots: Vec<Option<Step>> = steps.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|i| slots[i].take()).collect()
 }
 
 /// Step names an expression refers to.
-fn step_refs(e: &Expr, steps: &HashMap<String, usize>, out: &mut Vec<usize>) {
+fn step_refs(e: &Expr, steps: &HashMap<&str, usize>, out: &mut Vec<usize>) {
     match &e.kind {
         ExprKind::Name(n) => {
-            if let Some(&i) = steps.get(&n.name) {
+            if let Some(&i) = steps.get(n.name.as_str()) {
                 out.push(i)
             }
         }
@@ -389,6 +395,23 @@ fn coerce(v: Value, want: &Ty, dir: &str, _cli: bool) -> Value {
 }
 
 type Outputs = HashMap<String, Vec<Source>>;
+
+/// Where the outputs of an expanded step come from.
+enum StepOuts {
+    /// A component step: its output `o` is `(id, o)`.
+    Component(String),
+    /// A sub-pipeline step: its outputs as bound inside.
+    Pipeline(Outputs),
+}
+
+impl StepOuts {
+    fn get(&self, output: &str) -> Vec<Source> {
+        match self {
+            StepOuts::Component(id) => vec![Source { step: id.clone(), output: output.to_string() }],
+            StepOuts::Pipeline(o) => o.get(output).cloned().unwrap_or_default(),
+        }
+    }
+}
 
 /// A step's options as evaluated; `None` where the step does not set one.
 #[derive(Clone, Debug, Default)]
@@ -503,8 +526,7 @@ impl Lower<'_> {
         let m = pl.module;
         let file = self.module(p).file;
         let dir = dir_of(&self.module(p).key).to_string();
-        let index: HashMap<String, usize> =
-            pl.steps.iter().enumerate().map(|(i, s)| (s.name.name.clone(), i)).collect();
+        let index: HashMap<&str, usize> = pl.steps.iter().enumerate().map(|(i, s)| (s.name.name.as_str(), i)).collect();
         // Order steps so producers come before consumers.
         let mut deps: Vec<Vec<usize>> = Vec::new();
         for s in pl.steps.iter() {
@@ -543,7 +565,7 @@ impl Lower<'_> {
                 }
             }
         }
-        let mut outs: HashMap<String, Outputs> = HashMap::new();
+        let mut outs: HashMap<String, StepOuts> = HashMap::new();
         for i in order {
             let s = &pl.steps[i];
             let id = format!("{prefix}{}", s.name.name);
@@ -560,16 +582,21 @@ impl Lower<'_> {
                 }
             };
             let (in_ports, param_sigs, out_ports) = crate::check::body_signature(self.c, &callee);
-            let mut args: HashMap<&str, &Expr> = HashMap::new();
-            for e in &s.body.entries {
-                if let StepEntry::Arg(a) = e {
-                    args.insert(&a.name.name, &a.value);
-                }
-            }
+            // Steps have a handful of arguments: a list beats a hash map.
+            let args: Vec<(&str, &Expr)> = s
+                .body
+                .entries
+                .iter()
+                .filter_map(|e| match e {
+                    StepEntry::Arg(a) => Some((a.name.name.as_str(), &a.value)),
+                    _ => None,
+                })
+                .collect();
+            let arg = |name: &str| args.iter().find(|(n, _)| *n == name).map(|(_, e)| *e);
             // Inputs.
             let mut step_inputs: BTreeMap<String, Vec<Source>> = BTreeMap::new();
             for port in in_ports.iter() {
-                let Some(e) = args.get(port.name.as_str()) else { continue };
+                let Some(e) = arg(&port.name) else { continue };
                 let srcs = self.sources(e, inputs, &outs);
                 if !srcs.is_empty() {
                     step_inputs.insert(port.name.clone(), srcs);
@@ -586,7 +613,7 @@ impl Lower<'_> {
             let cdir = dir_of(&self.c.modules[callee_module].key).to_string();
             let mut callee_env: Env = HashMap::new();
             for prm in param_sigs.iter() {
-                let v = match args.get(prm.name.as_str()) {
+                let v = match arg(&prm.name) {
                     Some(e) => self.value(e, &prm.ty, env, file, &dir),
                     None => match &prm.default {
                         Some(d) => self.value(d, &prm.ty, &callee_env, cfile, &cdir),
@@ -594,7 +621,10 @@ impl Lower<'_> {
                     },
                 };
                 if let Some(v) = v {
-                    callee_env.insert(prm.name.clone(), v.clone());
+                    // Pipeline parameters are the environment of the pipeline's body.
+                    if matches!(callee, Decl::Pipeline(_)) {
+                        callee_env.insert(prm.name.clone(), v.clone());
+                    }
                     values.insert(prm.name.clone(), v);
                 }
             }
@@ -604,7 +634,7 @@ impl Lower<'_> {
                     // Options on a pipeline call apply to every step inside that does not set its own.
                     let opts = self.options(s, env, file, &dir).under(inherited);
                     let o = self.instance(q, &format!("{id}/"), &callee_env, &sub_inputs, cond, &opts);
-                    outs.insert(s.name.name.clone(), o);
+                    outs.insert(s.name.name.clone(), StepOuts::Pipeline(o));
                 }
                 Decl::Component(ci) => {
                     let comp = &self.c.components[ci];
@@ -647,10 +677,8 @@ impl Lower<'_> {
                             });
                         }
                     }
-                    let mut o: Outputs = HashMap::new();
                     let mut outputs = BTreeMap::new();
                     for port in out_ports.iter() {
-                        o.insert(port.name.clone(), vec![Source { step: id.clone(), output: port.name.clone() }]);
                         outputs.insert(port.name.clone(), port.ty.unopt().display());
                     }
                     let line = self.line_of(file, s.name.span.start as usize);
@@ -670,7 +698,7 @@ impl Lower<'_> {
                         cache: opts.cache.unwrap_or(true),
                         source: (self.c.sources.get(file).name.clone(), line),
                     });
-                    outs.insert(s.name.name.clone(), o);
+                    outs.insert(s.name.name.clone(), StepOuts::Component(id));
                 }
                 Decl::Artifact(_) => {}
             }
@@ -685,12 +713,17 @@ impl Lower<'_> {
         result
     }
 
-    fn sources(&self, e: &Expr, inputs: &HashMap<String, Vec<Source>>, outs: &HashMap<String, Outputs>) -> Vec<Source> {
+    fn sources(
+        &self,
+        e: &Expr,
+        inputs: &HashMap<String, Vec<Source>>,
+        outs: &HashMap<String, StepOuts>,
+    ) -> Vec<Source> {
         match &e.kind {
             ExprKind::Paren(x) => self.sources(x, inputs, outs),
             ExprKind::Name(n) => inputs.get(&n.name).cloned().unwrap_or_default(),
             ExprKind::Field(b, f) => match &b.kind {
-                ExprKind::Name(n) => outs.get(&n.name).and_then(|o| o.get(&f.name)).cloned().unwrap_or_default(),
+                ExprKind::Name(n) => outs.get(&n.name).map(|o| o.get(&f.name)).unwrap_or_default(),
                 _ => Vec::new(),
             },
             ExprKind::Binary(BinOp::Coalesce, a, b) => {
@@ -749,7 +782,7 @@ impl Lower<'_> {
         e: &Expr,
         env: &Env,
         inputs: &HashMap<String, Vec<Source>>,
-        outs: &HashMap<String, Outputs>,
+        outs: &HashMap<String, StepOuts>,
         file: FileId,
         dir: &str,
         ctx: Ctx,
@@ -775,7 +808,7 @@ impl Lower<'_> {
                     && let ExprKind::Name(n) = &b.kind
                     && let Some(o) = outs.get(&n.name)
                 {
-                    return IrExpr::Artifact(o.get(&f.name).cloned().unwrap_or_default());
+                    return IrExpr::Artifact(o.get(&f.name));
                 }
                 if let Some(v) = self.try_const(e, env, file, dir) {
                     return IrExpr::Lit(v);

@@ -77,29 +77,7 @@ impl Cx {
                 let mut acc: Option<Ty> = None;
                 for it in items {
                     let t = self.ty_expr(it, cx);
-                    acc = match acc {
-                        None => Some(t),
-                        Some(a) => match join(&a, &t) {
-                            Some(j) => Some(j),
-                            None => {
-                                self.err(
-                                    Diagnostic::new(
-                                        Code::E0309,
-                                        file,
-                                        it.span,
-                                        format!(
-                                            "list elements of different types: {} and {}",
-                                            a.display(),
-                                            t.display()
-                                        ),
-                                    )
-                                    .label(format!("this is {}", article(&t)))
-                                    .help("all elements of a list have one type"),
-                                );
-                                Some(Ty::Error)
-                            }
-                        },
-                    };
+                    acc = Some(self.join_element(acc, t, it.span, cx.module, "list elements"));
                 }
                 Ty::List(Box::new(acc.unwrap_or(Ty::Dyn)))
             }
@@ -112,25 +90,7 @@ impl Cx {
                         self.dup(file, name, first);
                     }
                     let t = self.ty_expr(value, cx);
-                    acc = match acc {
-                        None => Some(t),
-                        Some(a) => match join(&a, &t) {
-                            Some(j) => Some(j),
-                            None => {
-                                self.err(
-                                    Diagnostic::new(
-                                        Code::E0309,
-                                        file,
-                                        value.span,
-                                        format!("map values of different types: {} and {}", a.display(), t.display()),
-                                    )
-                                    .label(format!("this is {}", article(&t)))
-                                    .help("all values of a map have one type"),
-                                );
-                                Some(Ty::Error)
-                            }
-                        },
-                    };
+                    acc = Some(self.join_element(acc, t, value.span, cx.module, "map values"));
                 }
                 Ty::Map(Box::new(acc.unwrap_or(Ty::Dyn)))
             }
@@ -187,6 +147,26 @@ impl Cx {
             }
             ExprKind::Call(name, args) => self.ty_call(e, name, args, cx),
         }
+    }
+
+    /// Add one more element type to those of a list or map; report a mismatch once.
+    fn join_element(&mut self, acc: Option<Ty>, t: Ty, span: Span, module: usize, what: &str) -> Ty {
+        let Some(a) = acc else { return t };
+        if let Some(j) = join(&a, &t) {
+            return j;
+        }
+        let file = self.file(module);
+        self.err(
+            Diagnostic::new(
+                Code::E0309,
+                file,
+                span,
+                format!("{what} of different types: {} and {}", a.display(), t.display()),
+            )
+            .label(format!("this is {}", article(&t)))
+            .help(format!("all {what} have one type")),
+        );
+        Ty::Error
     }
 
     fn ty_name(&mut self, n: &Ident, cx: &mut ExprCx) -> Ty {

@@ -52,12 +52,23 @@ pub struct Parsed {
 
 /// Parse one file. Never fails and never panics.
 pub fn parse(text: &str, file: FileId) -> Parsed {
-    let mut b = Builder { text, file, diags: Vec::new() };
+    parse_with(text, file, SPLIT_AT)
+}
+
+/// Files at least this large are parsed in two halves on two threads.
+const SPLIT_AT: usize = 64 * 1024;
+
+/// [`parse`], splitting files of `min_split` bytes or more at a top-level item boundary near the
+/// middle and parsing the halves in parallel. The halves give exactly what one parse gives:
+/// the split is made only where the grammar's own structure must also break (see
+/// [`split_point`]); a test compares both ways on every file of the repository.
+pub fn parse_with(text: &str, file: FileId, min_split: usize) -> Parsed {
+    let mut diags = Vec::new();
     // Reject pathological nesting up front, parsing only the lines before it.
     let usable = match nesting_overflow(text) {
         Some(at) => {
             let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
-            b.diags.push(
+            diags.push(
                 Diagnostic::new(
                     Code::E0006,
                     file,
@@ -71,12 +82,42 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
         }
         None => text.len(),
     };
-    let source = &text[..usable];
-    let parsed = match MlpParser::parse(Rule::file, source) {
+    let split = if usable >= min_split { split_point(&text[..usable]) } else { None };
+    let (mut sf, more) = match split {
+        None => parse_range(text, file, 0, usable),
+        Some(mid) => std::thread::scope(|scope| {
+            let second = scope.spawn(|| parse_range(text, file, mid, usable));
+            let (mut sf, mut d) = parse_range(text, file, 0, mid);
+            match second.join() {
+                Ok((sf2, d2)) => {
+                    sf.items.extend(sf2.items);
+                    sf.comments.extend(sf2.comments);
+                    d.extend(d2);
+                    (sf, d)
+                }
+                // A panic in the parser is a bug; fall back to one parse rather than lose the file.
+                Err(_) => parse_range(text, file, 0, usable),
+            }
+        }),
+    };
+    diags.extend(more);
+    sf.comments.sort_by_key(|c| c.span.start);
+    Parsed { file: sf, diagnostics: diags }
+}
+
+thread_local! {
+    /// Offset of the text being parsed on this thread within its file; added to every span.
+    static BASE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Parse `text[start..end]` (which begins at a top-level item boundary).
+fn parse_range(text: &str, file: FileId, start: usize, end: usize) -> (SourceFile, Vec<Diagnostic>) {
+    BASE.with(|b| b.set(start));
+    let mut b = Builder { text, file, diags: Vec::new() };
+    let sf = match MlpParser::parse(Rule::file, &text[start..end]) {
         Ok(mut pairs) => {
-            let file_pair = pairs.next();
             let mut sf = SourceFile::default();
-            if let Some(fp) = file_pair {
+            if let Some(fp) = pairs.next() {
                 sf.comments = collect_comments(fp.clone().into_inner());
                 sf.items = b.items(fp.into_inner());
             }
@@ -91,13 +132,86 @@ pub fn parse(text: &str, file: FileId) -> Parsed {
             b.diags.push(Diagnostic::new(
                 Code::E0000,
                 file,
-                Span::point(at),
+                Span::point(start + at),
                 format!("the parser gave up: {}", e.variant.message()),
             ));
             SourceFile::default()
         }
     };
-    Parsed { file: parsed, diagnostics: b.diags }
+    BASE.with(|b| b.set(0));
+    (sf, b.diags)
+}
+
+/// A byte offset near the middle of `text` where a top-level item starts at the beginning of a
+/// line, outside every bracket, string and comment; `None` when the text gives any doubt that
+/// the grammar would break there too (mismatched brackets, an unterminated string, brackets or
+/// quotes inside a comment), in which case the file is parsed in one piece.
+fn split_point(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut stack: Vec<u8> = Vec::new();
+    let mut best: Option<usize> = None;
+    let mid = text.len() / 2;
+    let mut i = 0;
+    let mut line_start = true;
+    // Whether the previous line was a doc comment (its item starts there, not here).
+    let mut prev_doc = false;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if line_start {
+            let rest = &text[i..];
+            let doc = rest.starts_with("///");
+            if stack.is_empty() && i >= mid && best.is_none() && !prev_doc {
+                let item = ["step ", "param ", "component ", "pipeline ", "artifact ", "import "]
+                    .iter()
+                    .any(|k| rest.starts_with(k));
+                if item || doc {
+                    best = Some(i);
+                }
+            }
+            prev_doc = doc;
+        }
+        line_start = false;
+        match c {
+            b'\n' => line_start = true,
+            b'"' => {
+                // A string must close on its line.
+                i += 1;
+                loop {
+                    match bytes.get(i) {
+                        Some(b'\\') => i += 2,
+                        Some(b'"') => break,
+                        Some(b'\n') | None => return None,
+                        Some(_) => i += 1,
+                    }
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                let end = text[i..].find('\n').map_or(text.len(), |e| i + e);
+                if text[i..end].contains(['(', ')', '[', ']', '{', '}', '"']) {
+                    return None;
+                }
+                i = end;
+                continue;
+            }
+            b'(' | b'[' | b'{' => stack.push(c),
+            b')' | b']' | b'}' => {
+                let open = match c {
+                    b')' => b'(',
+                    b']' => b'[',
+                    _ => b'{',
+                };
+                if stack.pop() != Some(open) {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    if !stack.is_empty() {
+        return None;
+    }
+    best
 }
 
 /// Parse a lone expression (used for `--set` values). Returns `None` with diagnostics when the
@@ -166,7 +280,8 @@ fn collect_comments(pairs: Pairs<Rule>) -> Vec<Comment> {
 
 fn span(p: &Pair<Rule>) -> Span {
     let s = p.as_span();
-    Span::new(s.start(), s.end())
+    let base = BASE.with(|b| b.get());
+    Span::new(base + s.start(), base + s.end())
 }
 
 fn ident(p: Pair<Rule>) -> Ident {
@@ -1021,6 +1136,22 @@ mod tests {
         let r = p("param when: bool = true\nstep step = c {}\n");
         let msgs: Vec<&str> = r.diagnostics.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(msgs, ["`when` is a keyword and cannot be a name", "`step` is a keyword and cannot be a name"]);
+    }
+
+    #[test]
+    fn parsing_in_halves_gives_what_one_parse_gives() {
+        let mut src = String::new();
+        for i in 0..200 {
+            src.push_str(&format!("/// step {i}\nstep s{i} = c {{ x = s{}.out, y = [1, 2] }} // note\n", i.max(1) - 1));
+        }
+        src.push_str("step bad = = c {}\n");
+        let whole = parse_with(&src, FileId(0), usize::MAX);
+        let halves = parse_with(&src, FileId(0), 0);
+        assert!(split_point(&src).is_some());
+        assert!(whole.file == halves.file, "the halves give another tree");
+        assert!(whole.diagnostics == halves.diagnostics, "the halves give other diagnostics");
+        assert!(split_point("step a = c {\n").is_none(), "unclosed block: no split");
+        assert!(split_point("step a = c { x = \"open }\nstep b = c {}\n").is_none());
     }
 
     #[test]
