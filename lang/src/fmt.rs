@@ -104,6 +104,16 @@ impl Printer<'_> {
         self.out.push('\n');
     }
 
+    /// Begin a line for a block entry starting at source offset `start`: the comments before it,
+    /// a blank line if the source had one, and the indentation.
+    fn start_entry(&mut self, start: usize, indent: usize) {
+        self.comments_before(start, indent, true);
+        if self.blank_between(self.last_end, start) && !self.out.ends_with("{\n") && !self.out.ends_with("\n\n") {
+            self.out.push('\n');
+        }
+        self.indent(indent);
+    }
+
     fn docs(&mut self, d: &Docs, indent: usize) {
         for l in &d.lines {
             self.indent(indent);
@@ -257,14 +267,7 @@ impl Printer<'_> {
                         StepEntry::StrayDoc(sp) => *sp,
                         StepEntry::Error(n) => n.span,
                     };
-                    self.comments_before(sp.start as usize, indent + 1, true);
-                    if self.blank_between(self.last_end, sp.start as usize)
-                        && !self.out.ends_with("{\n")
-                        && !self.out.ends_with("\n\n")
-                    {
-                        self.out.push('\n');
-                    }
-                    self.indent(indent + 1);
+                    self.start_entry(sp.start as usize, indent + 1);
                     match e {
                         StepEntry::Arg(a) => {
                             self.out.push_str(&format!("{} = ", a.name.name));
@@ -328,14 +331,7 @@ impl Printer<'_> {
                         Field::Entry { span, .. } => *span,
                         Field::Error(n) => n.span,
                     };
-                    self.comments_before(sp.start as usize, indent + 1, true);
-                    if self.blank_between(self.last_end, sp.start as usize)
-                        && !self.out.ends_with("{\n")
-                        && !self.out.ends_with("\n\n")
-                    {
-                        self.out.push('\n');
-                    }
-                    self.indent(indent + 1);
+                    self.start_entry(sp.start as usize, indent + 1);
                     match f {
                         Field::Entry { name, value, .. } => {
                             self.out.push_str(&format!("{} = ", name.name));
