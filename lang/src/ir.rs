@@ -755,6 +755,9 @@ impl Lower<'_> {
                 let mut out = Vec::new();
                 for f in fields {
                     if let Field::Entry { name, value, .. } = f {
+                        // Its own name, inside a feature, is the input column it replaces.
+                        let mut names = names.clone();
+                        names.remove(&name.name);
                         let expr =
                             self.ir_expr(value, env, &HashMap::new(), &HashMap::new(), file, dir, Ctx::Feature, &names);
                         out.push(Feature { name: name.name.clone(), expr });

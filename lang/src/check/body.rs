@@ -722,11 +722,14 @@ impl Cx {
             index.insert(name.name.clone(), entries.len());
             entries.push((name, value));
         }
+        // A feature that reads its own name reads the input column of that name
+        // (`fare = log1p(fare)`), so its own name is not a dependency.
         let refs: Vec<Vec<(String, Span)>> = entries
             .iter()
-            .map(|(_, v)| {
+            .map(|(name, v)| {
                 let mut out = Vec::new();
                 feature_refs(v, &index, &mut out);
+                out.retain(|(n, _)| *n != name.name);
                 out
             })
             .collect();
@@ -791,6 +794,7 @@ impl Cx {
             let (name, value) = entries[v];
             let mut ecx = ExprCx::with_mode(scope, m, Mode::Feature);
             ecx.features = known.clone();
+            ecx.features.remove(&name.name);
             let t = self.ty_expr(value, &mut ecx);
             known.insert(name.name.clone(), if in_cycle[v] { Ty::Error } else { t });
         }
