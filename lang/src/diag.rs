@@ -195,8 +195,9 @@ pub fn floor_char_boundary(text: &str, mut i: usize) -> usize {
 
 /// A diagnostic bound to its sources, for miette.
 struct Rendered {
-    code: Code,
-    severity: Severity,
+    /// `None` for notes that point into another file.
+    code: Option<Code>,
+    severity: Option<Severity>,
     message: String,
     help: Option<String>,
     source: miette::NamedSource<Arc<str>>,
@@ -218,12 +219,13 @@ impl std::error::Error for Rendered {}
 
 impl miette::Diagnostic for Rendered {
     fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
-        Some(Box::new(self.code.as_str()))
+        self.code.map(|c| Box::new(c.as_str()) as Box<dyn std::fmt::Display>)
     }
     fn severity(&self) -> Option<miette::Severity> {
         Some(match self.severity {
-            Severity::Error => miette::Severity::Error,
-            Severity::Warning => miette::Severity::Warning,
+            Some(Severity::Error) => miette::Severity::Error,
+            Some(Severity::Warning) => miette::Severity::Warning,
+            None => miette::Severity::Advice,
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
@@ -265,8 +267,8 @@ fn bind(diag: &Diagnostic, sources: &SourceMap) -> Rendered {
         } else {
             let info = sources.get(l.file);
             related.push(Rendered {
-                code: diag.code,
-                severity: Severity::Warning,
+                code: None,
+                severity: None,
                 message: if l.message.is_empty() { "see here".into() } else { l.message.clone() },
                 help: None,
                 source: miette::NamedSource::new(info.name.clone(), info.text.clone()),
@@ -291,8 +293,8 @@ fn bind(diag: &Diagnostic, sources: &SourceMap) -> Rendered {
     }
     let info = sources.get(primary_file);
     Rendered {
-        code: diag.code,
-        severity: diag.severity,
+        code: Some(diag.code),
+        severity: Some(diag.severity),
         message: diag.message.clone(),
         help,
         source: miette::NamedSource::new(info.name.clone(), info.text.clone()),
