@@ -529,6 +529,7 @@ impl Builder<'_> {
                     let mut it = c.into_inner();
                     let (Some(n), Some(v)) = (it.next(), it.next()) else { continue };
                     let name = ident(n);
+                    self.not_a_keyword(&name);
                     let value = self.expr(v);
                     entries.push(StepEntry::Arg(Arg { name, value, span: asp }));
                 }
@@ -747,6 +748,7 @@ impl Builder<'_> {
                             let mut it = c.into_inner();
                             if let (Some(n), Some(v)) = (it.next(), it.next()) {
                                 let name = ident(n);
+                                self.not_a_keyword(&name);
                                 let value = self.expr(v);
                                 fields.push(Field::Entry { name, value, span: fsp });
                             }
@@ -1133,9 +1135,17 @@ mod tests {
 
     #[test]
     fn a_keyword_cannot_be_declared_as_a_name() {
-        let r = p("param when: bool = true\nstep step = c {}\n");
+        let r = p("param when: bool = true\nstep step = c { if = 1, x = { then = 2 } }\n");
         let msgs: Vec<&str> = r.diagnostics.iter().map(|d| d.message.as_str()).collect();
-        assert_eq!(msgs, ["`when` is a keyword and cannot be a name", "`step` is a keyword and cannot be a name"]);
+        assert_eq!(
+            msgs,
+            [
+                "`when` is a keyword and cannot be a name",
+                "`if` is a keyword and cannot be a name",
+                "`then` is a keyword and cannot be a name",
+                "`step` is a keyword and cannot be a name",
+            ]
+        );
     }
 
     #[test]
