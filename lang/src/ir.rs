@@ -271,7 +271,7 @@ struct Lower<'a> {
 /// Lower a checked program to the IR. `overrides` are the parsed `--set` values.
 pub(crate) fn lower(
     c: &Checked,
-    overrides: &BTreeMap<String, (Expr, FileId, String)>,
+    overrides: &BTreeMap<String, (Expr, FileId)>,
     opts: &CheckOptions,
 ) -> Result<Ir, Vec<Diagnostic>> {
     let mut l = Lower {
@@ -287,9 +287,9 @@ pub(crate) fn lower(
     let mut env: Env = HashMap::new();
     let mut params = BTreeMap::new();
     for p in root.params.iter() {
-        let v = if let Some((e, file, _)) = overrides.get(&p.name) {
+        let v = if let Some((e, file)) = overrides.get(&p.name) {
             let dir = l.cli_base.clone();
-            l.eval(e, &HashMap::new(), *file, &dir).map(|v| coerce(v, &p.ty, &dir, true))
+            l.eval(e, &HashMap::new(), *file, &dir).map(|v| coerce(v, &p.ty, &dir))
         } else if let Some(d) = &p.default {
             l.value(d, &p.ty, &env, m0.file, dir_of(&m0.key))
         } else if p.ty.is_optional() {
@@ -384,12 +384,12 @@ fn step_refs(e: &Expr, steps: &HashMap<&str, usize>, out: &mut Vec<usize>) {
     }
 }
 
-fn coerce(v: Value, want: &Ty, dir: &str, _cli: bool) -> Value {
+fn coerce(v: Value, want: &Ty, dir: &str) -> Value {
     match (v, want.unopt()) {
         (Value::Int(i), Ty::Float) => Value::Float(i as f64),
         (Value::String(s), Ty::Path) => Value::Path(if s.starts_with('/') { s } else { join(dir, &s) }),
-        (Value::List(xs), Ty::List(t)) => Value::List(xs.into_iter().map(|x| coerce(x, t, dir, _cli)).collect()),
-        (Value::Map(xs), Ty::Map(t)) => Value::Map(xs.into_iter().map(|(k, x)| (k, coerce(x, t, dir, _cli))).collect()),
+        (Value::List(xs), Ty::List(t)) => Value::List(xs.into_iter().map(|x| coerce(x, t, dir)).collect()),
+        (Value::Map(xs), Ty::Map(t)) => Value::Map(xs.into_iter().map(|(k, x)| (k, coerce(x, t, dir))).collect()),
         (v, _) => v,
     }
 }
@@ -775,7 +775,7 @@ impl Lower<'_> {
                 Ctx::Free,
                 &HashMap::new(),
             )))),
-            _ => self.eval(e, env, file, dir).map(|v| coerce(v, ty, dir, false)),
+            _ => self.eval(e, env, file, dir).map(|v| coerce(v, ty, dir)),
         }
     }
 

@@ -174,7 +174,6 @@ impl Cx {
                     for &d in &r.deps {
                         deps[i].push((d, a.value.span));
                     }
-                    if let Decl::Pipeline(_) = callee {}
                     if r.ty.unopt() != port.ty.unopt() && !r.ty.is_loose() && !port.ty.is_loose() {
                         self.err(
                             Diagnostic::new(
@@ -618,11 +617,7 @@ impl Cx {
         );
     }
 
-    pub(crate) fn check_default(&mut self, e: &Expr, want: &Ty, scope: &Scope, m: usize, what: &str, decl: Span) {
-        self.check_value(e, want, scope, m, what, Some(decl));
-    }
-
-    fn check_value(&mut self, e: &Expr, want: &Ty, scope: &Scope, m: usize, what: &str, decl: Option<Span>) {
+    pub(crate) fn check_value(&mut self, e: &Expr, want: &Ty, scope: &Scope, m: usize, what: &str, decl: Option<Span>) {
         self.check_value_with(e, want, scope, m, what, decl.map(|s| (m, s)));
     }
 

@@ -853,7 +853,7 @@ impl Cx {
         }
     }
 
-    fn parse_overrides(&mut self, opts: &CheckOptions) -> BTreeMap<String, (Expr, FileId, String)> {
+    fn parse_overrides(&mut self, opts: &CheckOptions) -> BTreeMap<String, (Expr, FileId)> {
         let mut out = BTreeMap::new();
         if opts.overrides.is_empty() {
             return out;
@@ -940,7 +940,7 @@ impl Cx {
                 );
                 continue;
             }
-            out.insert(name.to_string(), (expr, file, String::new()));
+            out.insert(name.to_string(), (expr, file));
         }
         out
     }
@@ -993,13 +993,13 @@ impl Cx {
             let scope = body::Scope::default();
             for p in params.iter() {
                 if let Some(d) = &p.default {
-                    self.check_default(
+                    self.check_value(
                         d,
                         &p.ty,
                         &scope,
                         m,
                         &format!("the default of `{}` in `{name}`", p.name),
-                        p.span,
+                        Some(p.span),
                     );
                 }
             }
