@@ -1,0 +1,66 @@
+//! The WIT package in `wit/` parses, and has the shape the host and the SDKs rely on.
+
+use wit_parser::{Resolve, WorldItem, WorldKey};
+
+fn load() -> (Resolve, wit_parser::PackageId) {
+    let mut resolve = Resolve::default();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../wit");
+    let (pkg, _files) = resolve.push_dir(&dir).unwrap_or_else(|e| panic!("wit/ does not parse: {e:?}"));
+    (resolve, pkg)
+}
+
+fn names(resolve: &Resolve, keys: &[WorldKey]) -> Vec<String> {
+    keys.iter().map(|k| resolve.name_world_key(k)).collect()
+}
+
+#[test]
+fn the_package_is_versioned_and_the_step_world_has_the_contract() {
+    let (resolve, pkg) = load();
+    let package = &resolve.packages[pkg];
+    assert_eq!(package.name.to_string(), "mlp:plugin@0.1.0");
+    let world = resolve.select_world(&[pkg], Some("step")).expect("world `step`");
+    let w = &resolve.worlds[world];
+    let imports: Vec<WorldKey> = w.imports.keys().cloned().collect();
+    let exports: Vec<WorldKey> = w.exports.keys().cloned().collect();
+    let imports = names(&resolve, &imports);
+    let exports = names(&resolve, &exports);
+    for i in
+        ["mlp:plugin/tables@0.1.0", "mlp:plugin/blobs@0.1.0", "mlp:plugin/tensors@0.1.0", "mlp:plugin/context@0.1.0"]
+    {
+        assert!(imports.iter().any(|x| x == i), "missing import {i}: {imports:?}");
+    }
+    assert_eq!(exports, ["mlp:plugin/plugin@0.1.0"]);
+    // Only mlp's own interfaces: a step imports no WASI interface unless the host grants one.
+    assert!(imports.iter().all(|i| i.starts_with("mlp:plugin/")), "{imports:?}");
+    // The plugin interface exports exactly `describe` and `run`.
+    let (_, plugin) = w.exports.iter().next().unwrap();
+    let WorldItem::Interface { id, .. } = plugin else { panic!("plugin is not an interface") };
+    let mut funcs: Vec<&str> = resolve.interfaces[*id].functions.keys().map(String::as_str).collect();
+    funcs.sort();
+    assert_eq!(funcs, ["describe", "run"]);
+}
+
+#[test]
+fn the_table_resource_offers_the_general_kernels() {
+    let (resolve, pkg) = load();
+    let tables = resolve.packages[pkg].interfaces["tables"];
+    let funcs: Vec<&str> = resolve.interfaces[tables].functions.keys().map(String::as_str).collect();
+    for k in [
+        "[static]table.from-ipc",
+        "[method]table.to-ipc",
+        "[method]table.column-stats",
+        "[method]table.histogram",
+        "[method]table.quantiles",
+        "[method]table.top-k",
+        "[method]table.distinct-count",
+        "[method]table.filter",
+        "[method]table.take",
+        "[method]table.sort",
+        "[method]table.group-by",
+        "[method]table.cast",
+        "[static]table.concat",
+        "[method]table.slice",
+    ] {
+        assert!(funcs.contains(&k), "tables lacks {k}: {funcs:?}");
+    }
+}
