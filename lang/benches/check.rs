@@ -5,6 +5,9 @@
 //! step and a feature block on every hundredth, so every checker path is exercised. Prints the
 //! median of several runs per size and the time per step, to show growth is linear.
 
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use mlp_lang::source::MemoryLoader;
 use mlp_lang::{CheckOptions, check};
 use std::time::{Duration, Instant};
