@@ -182,3 +182,25 @@ fn parsing_in_halves_matches_one_parse_on_every_file_and_line_prefix() {
         }
     }
 }
+
+/// Regression: feature ordering was a recursive search, so a long chain of features that each
+/// read the previous one could overflow the stack of the checking thread.
+#[test]
+fn a_long_chain_of_features_does_not_overflow_the_stack() {
+    let mut text = String::from(
+        "component t {\n  wasm = \"t.wasm\"\n  param features: features\n  output out: Examples\n}\nstep s = t {\n  features = {\n    f0 = x\n",
+    );
+    for i in 1..20_000 {
+        text.push_str(&format!("    f{i} = f{} + 1\n", i - 1));
+    }
+    text.push_str("  }\n}\n");
+    let case = mlp_tests::parse_case("chain.mlp", &text);
+    // A small stack, as a language server's worker thread might have.
+    let result = std::thread::Builder::new()
+        .stack_size(1 << 20)
+        .spawn(move || check_case(&case).diagnostics.len())
+        .unwrap()
+        .join()
+        .expect("checking a long feature chain must not overflow the stack");
+    assert_eq!(result, 0);
+}

@@ -745,7 +745,7 @@ impl Lower<'_> {
         match ty.unopt() {
             Ty::Features => {
                 let ExprKind::Record(fields) = &e.kind else { return None };
-                let names: HashMap<String, ()> = fields
+                let mut names: HashMap<String, ()> = fields
                     .iter()
                     .filter_map(|f| match f {
                         Field::Entry { name, .. } => Some((name.name.clone(), ())),
@@ -756,10 +756,12 @@ impl Lower<'_> {
                 for f in fields {
                     if let Field::Entry { name, value, .. } = f {
                         // Its own name, inside a feature, is the input column it replaces.
-                        let mut names = names.clone();
-                        names.remove(&name.name);
+                        let own = names.remove(&name.name);
                         let expr =
                             self.ir_expr(value, env, &HashMap::new(), &HashMap::new(), file, dir, Ctx::Feature, &names);
+                        if own.is_some() {
+                            names.insert(name.name.clone(), ());
+                        }
                         out.push(Feature { name: name.name.clone(), expr });
                     }
                 }

@@ -733,22 +733,25 @@ impl Cx {
         let mut state = vec![0u8; n];
         let mut order = Vec::new();
         let mut in_cycle = vec![false; n];
-        #[allow(clippy::too_many_arguments)]
-        fn visit(
-            cx: &mut Cx,
-            v: usize,
-            file: FileId,
-            entries: &[(&Ident, &Expr)],
-            refs: &[Vec<(String, Span)>],
-            index: &HashMap<String, usize>,
-            state: &mut [u8],
-            stack: &mut Vec<usize>,
-            order: &mut Vec<usize>,
-            in_cycle: &mut [bool],
-        ) {
-            state[v] = 1;
-            stack.push(v);
-            for (name, span) in &refs[v] {
+        // Iterative depth-first search with an edge cursor per feature, so a long chain of
+        // features cannot overflow the stack.
+        let mut stack: Vec<usize> = Vec::new();
+        for start in 0..n {
+            if state[start] != 0 {
+                continue;
+            }
+            let mut cursor: Vec<(usize, usize)> = vec![(start, 0)];
+            state[start] = 1;
+            stack.push(start);
+            while let Some(&mut (v, ref mut ei)) = cursor.last_mut() {
+                let Some((name, span)) = refs[v].get(*ei) else {
+                    state[v] = 2;
+                    stack.pop();
+                    cursor.pop();
+                    order.push(v);
+                    continue;
+                };
+                *ei += 1;
                 let w = index[name];
                 if state[w] == 1 {
                     let pos = stack.iter().position(|&x| x == w).unwrap_or(0);
@@ -757,7 +760,7 @@ impl Cx {
                     for &i in &stack[pos..] {
                         in_cycle[i] = true;
                     }
-                    cx.err(
+                    self.err(
                         Diagnostic::new(
                             Code::E0807,
                             file,
@@ -768,17 +771,10 @@ impl Cx {
                         .help("a feature may read other features only if they do not read it back"),
                     );
                 } else if state[w] == 0 {
-                    visit(cx, w, file, entries, refs, index, state, stack, order, in_cycle);
+                    state[w] = 1;
+                    stack.push(w);
+                    cursor.push((w, 0));
                 }
-            }
-            stack.pop();
-            state[v] = 2;
-            order.push(v);
-        }
-        let mut stack = Vec::new();
-        for v in 0..n {
-            if state[v] == 0 {
-                visit(self, v, file, &entries, &refs, &index, &mut state, &mut stack, &mut order, &mut in_cycle);
             }
         }
         let mut known: HashMap<String, Ty> = HashMap::new();
@@ -787,10 +783,13 @@ impl Cx {
         }
         for v in order {
             let (name, value) = entries[v];
+            // Move the table of feature types into the context rather than copy it per feature
+            // (copying made long blocks quadratic); its own name is the column, not a feature.
             let mut ecx = ExprCx::with_mode(scope, m, Mode::Feature);
-            ecx.features = known.clone();
+            ecx.features = std::mem::take(&mut known);
             ecx.features.remove(&name.name);
             let t = self.ty_expr(value, &mut ecx);
+            known = std::mem::take(&mut ecx.features);
             known.insert(name.name.clone(), if in_cycle[v] { Ty::Error } else { t });
         }
     }

@@ -861,7 +861,8 @@ impl Cx {
         let text = opts.overrides.iter().map(|o| format!("--set {o}")).collect::<Vec<_>>().join(" ");
         let file = self.out.sources.add("<command line>", text.clone());
         let mut offset = 0usize;
-        let params: Vec<ParamSig> = self.root_params();
+        // The root's parameters, as `resolve_signatures` typed them.
+        let params = self.out.pipelines[0].params.clone();
         for o in &opts.overrides {
             let start = offset + "--set ".len();
             offset = start + o.len() + 1;
@@ -943,31 +944,6 @@ impl Cx {
             out.insert(name.to_string(), (expr, file));
         }
         out
-    }
-
-    fn root_params(&mut self) -> Vec<ParamSig> {
-        let items = self.out.modules[0].ast.items.clone();
-        let mut v = Vec::new();
-        for i in &items {
-            if let ItemKind::Param(p) = &i.kind {
-                let ty = self.resolve_type_quiet(0, &p.ty);
-                v.push(ParamSig {
-                    name: p.name.name.clone(),
-                    span: p.name.span,
-                    ty,
-                    default: p.default.clone(),
-                    docs: String::new(),
-                });
-            }
-        }
-        v
-    }
-
-    fn resolve_type_quiet(&mut self, m: usize, t: &TypeExpr) -> Ty {
-        let n = self.out.diagnostics.len();
-        let ty = self.resolve_type(m, t);
-        self.out.diagnostics.truncate(n);
-        ty
     }
 
     /// The type of a literal-only expression (used for `--set`).
