@@ -122,18 +122,17 @@ impl Cx {
             callees.push(callee);
         }
 
-        // Parameter defaults.
-        for (idx, prm) in pl.params.iter().enumerate() {
-            let Some(def) = &prm.default else { continue };
-            // A default may use only parameters declared before it.
-            let mut earlier = Scope::default();
-            for q in &pl.params[..idx] {
-                earlier.params.insert(q.name.clone(), (q.ty.clone(), q.span));
+        // Parameter defaults: a default may use only parameters declared before it, so the
+        // scope grows as the declarations are read.
+        let mut earlier = Scope::default();
+        for prm in pl.params.iter() {
+            if let Some(def) = &prm.default {
+                self.check_value(def, &prm.ty, &earlier, m, &format!("the default of `{}`", prm.name), Some(prm.span));
             }
-            self.check_value(def, &prm.ty, &earlier, m, &format!("the default of `{}`", prm.name), Some(prm.span));
-            for u in earlier.used.borrow().iter() {
-                scope.mark_used(u);
-            }
+            earlier.params.insert(prm.name.clone(), (prm.ty.clone(), prm.span));
+        }
+        for u in earlier.used.borrow().iter() {
+            scope.mark_used(u);
         }
 
         // Steps.
