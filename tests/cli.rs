@@ -116,3 +116,98 @@ fn rand_suffix() -> u128 {
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
     t + u128::from(N.fetch_add(1, Ordering::Relaxed))
 }
+
+#[test]
+fn run_executes_the_quickstart_and_shows_an_artifact() {
+    let out = mlp(
+        &["run", "examples/quickstart/pipeline.mlp", "--set", "rows=2000", "--show", "stats.out", "--rows", "2"],
+        &root(),
+    );
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("ok    data ("), "{err}");
+    assert!(err.contains("out: Examples [eval: 400 rows, train: 1600 rows]"), "{err}");
+    assert!(err.contains("  stats | info: described 2 splits"), "{err}");
+    assert!(err.contains("done: 3 steps succeeded, 0 failed, 0 skipped in "), "{err}");
+    let shown = text(&out.stdout);
+    assert!(shown.starts_with("stats.out: Statistics blake3:"), "{shown}");
+    assert!(shown.contains("\n[train] 5 rows\ncolumn  count"), "{shown}");
+    assert!(shown.contains("... 3 more rows"), "{shown}");
+}
+
+#[test]
+fn run_rejects_an_unknown_show_target_before_running() {
+    let out = mlp(&["run", "examples/quickstart/pipeline.mlp", "--show", "stats.nope"], &root());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.starts_with(
+            "error: --show stats.nope: no such step output (the pipeline has: data.out, kept.out, stats.out)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn run_reports_a_failing_step_and_exits_1() {
+    let out = mlp(&["run", "examples/quickstart/pipeline.mlp", "--set", "keep=\"x >\""], &root());
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("FAIL  kept: "), "{err}");
+    assert!(err.contains("skip  stats: its input `examples` was not produced (`kept` failed)"), "{err}");
+    assert!(err.contains("failed: 1 step succeeded, 1 failed, 1 skipped"), "{err}");
+}
+
+#[test]
+fn run_of_a_pipeline_with_standard_components_explains_they_are_not_built_yet() {
+    let out = mlp(&["run", "examples/taxi/pipeline.mlp"], &root());
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("the standard-library component `std/"), "{err}");
+    assert!(err.contains("problems found before running"), "{err}");
+}
+
+#[test]
+fn plugin_new_rejects_bad_names_and_existing_folders() {
+    let dir = tempdir();
+    let out = mlp(&["plugin", "new", "Row-Count"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("`Row-Count` is not a valid plugin name"), "{}", text(&out.stderr));
+    std::fs::create_dir_all(dir.join("taken")).unwrap();
+    std::fs::write(dir.join("taken/file"), "x").unwrap();
+    let out = mlp(&["plugin", "new", "taken"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("already exists and is not empty"));
+}
+
+/// The scaffold builds into a component and runs in its pipeline, end to end.
+#[test]
+fn plugin_new_scaffolds_a_crate_that_builds_and_runs() {
+    let dir = tempdir();
+    let out = mlp(&["plugin", "new", "row_count"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let crate_dir = dir.join("row_count");
+    assert!(text(&out.stdout).contains("created "), "{}", text(&out.stdout));
+    let lib = std::fs::read_to_string(crate_dir.join("src/lib.rs")).unwrap();
+    assert!(lib.lines().count() <= 30, "the minimal plugin stays short:\n{lib}");
+    // Share the guest workspace's build of the SDK's dependencies.
+    let target = root().join("plugins/target");
+    let build = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .current_dir(&crate_dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", text(&build.stderr));
+    let wasm = target.join("wasm32-wasip2/release/row_count.wasm");
+    let decl = std::fs::read_to_string(crate_dir.join("row_count.mlp")).unwrap();
+    std::fs::write(
+        crate_dir.join("row_count.mlp"),
+        decl.replace("target/wasm32-wasip2/release/row_count.wasm", &wasm.to_string_lossy()),
+    )
+    .unwrap();
+    let run = mlp(&["run", "pipeline.mlp", "--show", "count.out"], &crate_dir);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    assert!(text(&run.stderr).contains("  count | info: counted 2 splits"), "{}", text(&run.stderr));
+    assert!(text(&run.stdout).contains("[rows.json]\n{\"eval\": 200, \"train\": 800}"), "{}", text(&run.stdout));
+}

@@ -5,6 +5,13 @@
 //! relative to the root pipeline file's folder, and `std/...` keys are served from the standard
 //! library (the folder named by `MLP_STDLIB`, or the copy compiled into the binary).
 
+pub mod host;
+pub mod run;
+pub mod scaffold;
+mod text;
+
+pub use text::table_text;
+
 use mlp_lang::source::{Loader, STD_PREFIX};
 use mlp_lang::{CheckOptions, Checked};
 use std::path::{Component, Path, PathBuf};

@@ -4,6 +4,8 @@
 //! JSON on request) and maps results to exit codes: 0 success, 1 the input has errors, 2 the
 //! command could not run (bad arguments, unreadable files).
 
+mod run;
+
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// mimalloc: the front end allocates many small nodes; measured 15-25% faster on large
@@ -59,6 +61,25 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run a pipeline: every step as a sandboxed WebAssembly component, in dependency order.
+    Run {
+        /// The pipeline file.
+        file: PathBuf,
+        /// Override a pipeline parameter: NAME=VALUE (repeatable).
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Print an artifact when the run ends: STEP.OUTPUT (repeatable).
+        #[arg(long = "show", value_name = "STEP.OUTPUT")]
+        show: Vec<String>,
+        /// Rows of each table printed by --show.
+        #[arg(long, default_value_t = 20)]
+        rows: usize,
+    },
+    /// Work with plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Explain a diagnostic code, e.g. `mlp explain E0301`.
     Explain {
         /// The code.
@@ -66,8 +87,24 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Create a new plugin crate that builds into a component, with its `.mlp` declaration and
+    /// a pipeline that runs it.
+    New {
+        /// The component's name: lowercase letters, digits and `_`, starting with a letter.
+        name: String,
+        /// Folder to create (default: ./NAME).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Path of the mlp-sdk crate (default: the SDK this mlp was built with).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+}
+
 #[derive(Clone, Copy, ValueEnum)]
-enum Format {
+pub(crate) enum Format {
     Human,
     Json,
 }
@@ -133,6 +170,24 @@ fn main() -> ExitCode {
             }
             if check && !changed.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS }
         }
+        Command::Run { file, set, show, rows } => run::run(&file, &set, &show, rows),
+        Command::Plugin { command: PluginCommand::New { name, dir, sdk } } => {
+            let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
+            let sdk = sdk.unwrap_or_else(|| PathBuf::from(mlp_guests::SDK_DIR));
+            match mlp_runtime::scaffold::new_plugin(&name, &dir, &sdk, &mlp_guests::component("generate")) {
+                Ok(files) => {
+                    for f in files {
+                        println!("created {}", f.display());
+                    }
+                    println!("\nnext:\n  cd {}\n  cargo build --release\n  mlp run pipeline.mlp", dir.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
         Command::Explain { code } => match Code::parse(&code) {
             Some(c) => {
                 print!("{}", c.page());
@@ -146,11 +201,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn plural(n: usize) -> &'static str {
+pub(crate) fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
 
-fn load(file: &std::path::Path, set: &[String]) -> Option<Checked> {
+pub(crate) fn load(file: &std::path::Path, set: &[String]) -> Option<Checked> {
     match mlp_runtime::check_file(file, set) {
         Ok(c) => Some(c),
         Err(e) => {
@@ -160,7 +215,7 @@ fn load(file: &std::path::Path, set: &[String]) -> Option<Checked> {
     }
 }
 
-fn report(checked: &Checked, format: Format) {
+pub(crate) fn report(checked: &Checked, format: Format) {
     match format {
         Format::Json => println!("{}", render_json(&checked.diagnostics, &checked.sources)),
         Format::Human => {

@@ -1,0 +1,101 @@
+//! Typed access to a step's parameters.
+//!
+//! The host passes parameters as one JSON object in the IR encoding, each value tagged with its
+//! type: `{"epochs": {"type": "int", "value": 10}}`. [`Params`] reads them with errors that
+//! name the parameter.
+
+use crate::Error;
+use serde_json::{Map, Value};
+
+/// A step's resolved parameters.
+#[derive(Clone, Debug, Default)]
+pub struct Params(Map<String, Value>);
+
+impl Params {
+    /// Parses the host's JSON.
+    pub fn parse(json: &str) -> Result<Params, Error> {
+        match serde_json::from_str::<Value>(json) {
+            Ok(Value::Object(m)) => Ok(Params(m)),
+            Ok(_) => Err(Error::invalid("the parameters are not a JSON object")),
+            Err(e) => Err(Error::invalid(format!("the parameters are not JSON: {e}"))),
+        }
+    }
+
+    /// Whether `name` has a value.
+    pub fn has(&self, name: &str) -> bool {
+        self.0.contains_key(name)
+    }
+
+    /// The value of `name` as the IR encodes it (`{"type": ..., "value": ...}`).
+    pub fn raw(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+
+    fn typed(&self, name: &str, types: &[&str]) -> Result<Option<&Value>, Error> {
+        let Some(v) = self.0.get(name) else { return Ok(None) };
+        let ty = v.get("type").and_then(Value::as_str).unwrap_or("?");
+        if !types.contains(&ty) {
+            return Err(Error::invalid(format!("parameter `{name}` is a {ty}, expected {}", types.join(" or "))));
+        }
+        Ok(v.get("value"))
+    }
+
+    fn missing(name: &str) -> Error {
+        Error::invalid(format!("parameter `{name}` has no value"))
+    }
+
+    /// An optional int.
+    pub fn opt_int(&self, name: &str) -> Result<Option<i64>, Error> {
+        Ok(self.typed(name, &["int"])?.and_then(Value::as_i64))
+    }
+
+    /// A required int.
+    pub fn int(&self, name: &str) -> Result<i64, Error> {
+        self.opt_int(name)?.ok_or_else(|| Self::missing(name))
+    }
+
+    /// An optional float (ints are accepted).
+    pub fn opt_float(&self, name: &str) -> Result<Option<f64>, Error> {
+        Ok(self.typed(name, &["float", "int"])?.and_then(Value::as_f64))
+    }
+
+    /// A required float.
+    pub fn float(&self, name: &str) -> Result<f64, Error> {
+        self.opt_float(name)?.ok_or_else(|| Self::missing(name))
+    }
+
+    /// An optional bool.
+    pub fn opt_bool(&self, name: &str) -> Result<Option<bool>, Error> {
+        Ok(self.typed(name, &["bool"])?.and_then(Value::as_bool))
+    }
+
+    /// A required bool.
+    pub fn bool(&self, name: &str) -> Result<bool, Error> {
+        self.opt_bool(name)?.ok_or_else(|| Self::missing(name))
+    }
+
+    /// An optional string (or path).
+    pub fn opt_string(&self, name: &str) -> Result<Option<String>, Error> {
+        Ok(self.typed(name, &["string", "path"])?.and_then(Value::as_str).map(str::to_owned))
+    }
+
+    /// A required string (or path). Paths are absolute host paths, readable when granted.
+    pub fn string(&self, name: &str) -> Result<String, Error> {
+        self.opt_string(name)?.ok_or_else(|| Self::missing(name))
+    }
+
+    /// A list of strings.
+    pub fn strings(&self, name: &str) -> Result<Vec<String>, Error> {
+        let Some(v) = self.typed(name, &["list"])? else { return Ok(Vec::new()) };
+        let items = v.as_array().map(Vec::as_slice).unwrap_or_default();
+        items
+            .iter()
+            .map(|i| {
+                i.get("value")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| Error::invalid(format!("parameter `{name}` holds a value that is not a string")))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,497 @@
+//! Runs a lowered pipeline (the IR) on the wasmtime host, step by step in dependency order,
+//! passing artifacts between steps in memory.
+//!
+//! Before anything runs, every step's component is loaded and its self-description is checked
+//! against the step's declaration in the `.mlp` file (ports, artifact types, parameters), so a
+//! mismatch is reported at once with the file and line of the step. Then steps run in the IR's
+//! topological order: a step whose `when` is false is skipped, a failed step is retried as its
+//! `retry` option allows, and when a step fails its dependents are skipped while independent
+//! branches go on; every failure is reported at the end.
+//!
+//! This runner keeps artifacts in memory only. The executor with parallel steps, the artifact
+//! and lineage stores, caching and resume build on it.
+
+use crate::host::{Grant, Host, InputArtifact, LoadError, LoadedComponent, StepError, StepEvent, StepRun};
+use mlp_kernels::data::{ArtifactData, Part};
+use mlp_lang::ir::{Ir, IrExpr, Step, Value};
+use mlp_lang::syntax::ast::{BinOp, UnOp};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A problem found before any step ran.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// A component could not be loaded.
+    #[error("{source_loc}: step `{step}`: {error}")]
+    Load {
+        /// The step.
+        step: String,
+        /// `file:line` of the step.
+        source_loc: String,
+        /// Why.
+        error: LoadError,
+    },
+    /// A component's self-description does not match its declaration.
+    #[error("{source_loc}: step `{step}`: component `{component}` does not match its declaration: {mismatch}")]
+    Signature {
+        /// The step.
+        step: String,
+        /// `file:line` of the step.
+        source_loc: String,
+        /// The component (`file#name`).
+        component: String,
+        /// What differs.
+        mismatch: String,
+    },
+    /// The step uses a standard-library component that is not built into this mlp.
+    #[error(
+        "{source_loc}: step `{step}`: the standard-library component `{wasm}` is not available in this build of mlp"
+    )]
+    Stdlib {
+        /// The step.
+        step: String,
+        /// `file:line` of the step.
+        source_loc: String,
+        /// The wasm key.
+        wasm: String,
+    },
+}
+
+impl PrepareError {
+    /// A hint on how to fix it.
+    pub fn help(&self) -> String {
+        match self {
+            PrepareError::Load { error, .. } => error.help(),
+            PrepareError::Signature { .. } => "make the component's `describe` and its `component` block in the .mlp file agree (names, artifact types, parameters), then rebuild".into(),
+            PrepareError::Stdlib { .. } => "`mlp check` and `mlp graph` work on it; running it needs the standard components, which come with the tabular issues of mlp's roadmap".into(),
+        }
+    }
+}
+
+/// What happened to one step.
+#[derive(Debug)]
+pub enum StepStatus {
+    /// It ran and produced its outputs.
+    Succeeded,
+    /// It failed (after its retries).
+    Failed(StepError),
+    /// It did not run: its condition was false, or an input it needs was not produced.
+    Skipped(String),
+}
+
+/// The report of one step.
+#[derive(Debug)]
+pub struct StepReport {
+    /// The step id.
+    pub id: String,
+    /// What happened.
+    pub status: StepStatus,
+    /// Attempts made (1 without retries).
+    pub attempts: u32,
+    /// Wall time of the last attempt.
+    pub elapsed: Duration,
+    /// Outputs produced: port to artifact.
+    pub outputs: BTreeMap<String, InputArtifact>,
+    /// Logs, progress and metrics.
+    pub events: Vec<StepEvent>,
+    /// What the step wrote to standard error.
+    pub stderr: String,
+}
+
+/// The report of a pipeline run.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// Steps in the order they were considered.
+    pub steps: Vec<StepReport>,
+}
+
+impl RunReport {
+    /// Steps that failed.
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &StepError)> {
+        self.steps.iter().filter_map(|s| match &s.status {
+            StepStatus::Failed(e) => Some((s.id.as_str(), e)),
+            _ => None,
+        })
+    }
+
+    /// The artifact a step produced on a port.
+    pub fn artifact(&self, step: &str, port: &str) -> Option<&InputArtifact> {
+        self.steps.iter().find(|s| s.id == step)?.outputs.get(port)
+    }
+}
+
+/// What the runner tells its caller as it goes.
+#[derive(Debug)]
+pub enum Progress<'a> {
+    /// A step starts (attempt number from 1).
+    Started(&'a str, u32),
+    /// A step finished.
+    Finished(&'a StepReport),
+}
+
+/// Loads every component of `ir` and checks it against its declaration. `root_dir` is the
+/// folder of the root pipeline file, which relative paths in the IR are relative to.
+pub fn prepare(host: &Host, ir: &Ir, root_dir: &Path) -> Result<Vec<Arc<LoadedComponent>>, Vec<PrepareError>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for step in &ir.steps {
+        let loc = format!("{}:{}", step.source.0, step.source.1);
+        if step.wasm.starts_with(mlp_lang::source::STD_PREFIX) {
+            errors.push(PrepareError::Stdlib { step: step.id.clone(), source_loc: loc, wasm: step.wasm.clone() });
+            continue;
+        }
+        let path = root_dir.join(&step.wasm);
+        match host.load(&path, step.digest.as_deref()) {
+            Ok(c) => match signature_mismatch(step, &c) {
+                None => out.push(c),
+                Some(mismatch) => errors.push(PrepareError::Signature {
+                    step: step.id.clone(),
+                    source_loc: loc,
+                    component: step.component.clone(),
+                    mismatch,
+                }),
+            },
+            Err(error) => errors.push(PrepareError::Load { step: step.id.clone(), source_loc: loc, error }),
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors) }
+}
+
+/// The first difference between a component's description and the step's declaration.
+fn signature_mismatch(step: &Step, c: &LoadedComponent) -> Option<String> {
+    let info = &c.info;
+    let ports = |v: &[(String, String, bool)]| -> BTreeMap<String, String> {
+        v.iter().map(|(n, t, _)| (n.clone(), t.clone())).collect()
+    };
+    let have_in = ports(&info.inputs);
+    for (port, input) in &step.inputs {
+        match have_in.get(port) {
+            None => return Some(format!("it has no input `{port}` (it has: {})", list(have_in.keys()))),
+            Some(t) if *t != input.ty => {
+                return Some(format!("its input `{port}` takes {t}, the declaration says {}", input.ty));
+            }
+            _ => {}
+        }
+    }
+    for (n, _, optional) in &info.inputs {
+        if !optional && !step.inputs.contains_key(n) {
+            return Some(format!("it needs input `{n}`, which the declaration does not have"));
+        }
+    }
+    let have_out = ports(&info.outputs);
+    for (port, ty) in &step.outputs {
+        match have_out.get(port) {
+            None => return Some(format!("it has no output `{port}` (it has: {})", list(have_out.keys()))),
+            Some(t) if t != ty => return Some(format!("its output `{port}` is {t}, the declaration says {ty}")),
+            _ => {}
+        }
+    }
+    for port in have_out.keys() {
+        if !step.outputs.contains_key(port) {
+            return Some(format!("it writes output `{port}`, which the declaration does not have"));
+        }
+    }
+    for name in step.params.keys() {
+        if !info.params.iter().any(|(n, _, _)| n == name) {
+            let names: Vec<&String> = info.params.iter().map(|p| &p.0).collect();
+            return Some(format!("it takes no parameter `{name}` (it takes: {})", list(names.into_iter())));
+        }
+    }
+    None
+}
+
+fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let v: Vec<&str> = names.map(String::as_str).collect();
+    if v.is_empty() { "none".into() } else { v.join(", ") }
+}
+
+/// Runs `ir`: [`prepare`], then every step in order. `progress` hears of each step.
+pub fn run(
+    host: &Host,
+    ir: &Ir,
+    root_dir: &Path,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> Result<RunReport, Vec<PrepareError>> {
+    let components = prepare(host, ir, root_dir)?;
+    let mut produced: HashMap<(String, String), InputArtifact> = HashMap::new();
+    let mut failed_or_skipped: HashMap<String, String> = HashMap::new();
+    let mut report = RunReport::default();
+    for (step, component) in ir.steps.iter().zip(&components) {
+        let skip = |reason: String| StepReport {
+            id: step.id.clone(),
+            status: StepStatus::Skipped(reason),
+            attempts: 0,
+            elapsed: Duration::ZERO,
+            outputs: BTreeMap::new(),
+            events: Vec::new(),
+            stderr: String::new(),
+        };
+        if let Some(cond) = &step.when {
+            match eval_when(cond, &produced) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let r = skip("its condition is false".into());
+                    progress(Progress::Finished(&r));
+                    failed_or_skipped.insert(step.id.clone(), "skipped".into());
+                    report.steps.push(r);
+                    continue;
+                }
+                Err(e) => {
+                    let r = skip(format!("its condition cannot be evaluated: {e}"));
+                    progress(Progress::Finished(&r));
+                    failed_or_skipped.insert(step.id.clone(), "skipped".into());
+                    report.steps.push(r);
+                    continue;
+                }
+            }
+        }
+        let mut inputs = BTreeMap::new();
+        let mut missing = None;
+        for (port, input) in &step.inputs {
+            let found = input.sources.iter().find_map(|s| produced.get(&(s.step.clone(), s.output.clone())));
+            match found {
+                Some(a) => {
+                    inputs.insert(port.clone(), a.clone());
+                }
+                None if input.optional => {}
+                None => {
+                    let why = input
+                        .sources
+                        .iter()
+                        .map(|s| match failed_or_skipped.get(&s.step) {
+                            Some(how) => format!("`{}` {how}", s.step),
+                            None => format!("`{}` did not write `{}`", s.step, s.output),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    missing = Some(format!("its input `{port}` was not produced ({why})"));
+                    break;
+                }
+            }
+        }
+        if let Some(reason) = missing {
+            let r = skip(reason);
+            progress(Progress::Finished(&r));
+            failed_or_skipped.insert(step.id.clone(), "did not run".into());
+            report.steps.push(r);
+            continue;
+        }
+        let request = StepRun {
+            step_id: step.id.clone(),
+            params_json: params_json(&step.params, root_dir),
+            inputs,
+            outputs: step
+                .outputs
+                .iter()
+                .map(|(port, ty)| {
+                    let optional = component.info.outputs.iter().any(|(n, _, o)| n == port && *o);
+                    (port.clone(), (ty.clone(), optional))
+                })
+                .collect(),
+            grants: step
+                .grants
+                .iter()
+                .filter_map(|g| match g {
+                    mlp_lang::ir::Grant::Read(p) => Some(Grant::Read(crate::normalize(&root_dir.join(p)))),
+                    mlp_lang::ir::Grant::Write(p) => Some(Grant::Write(crate::normalize(&root_dir.join(p)))),
+                    mlp_lang::ir::Grant::Net(t) => Some(Grant::Net(t.clone())),
+                    mlp_lang::ir::Grant::Gpu => None,
+                })
+                .collect(),
+            time_limit: step.time_limit_ms.map(Duration::from_millis),
+            memory_limit: step.memory_limit_bytes,
+        };
+        let mut attempts = 0;
+        let result = loop {
+            attempts += 1;
+            progress(Progress::Started(&step.id, attempts));
+            let r = host.run(component, request.clone());
+            match r {
+                Err(e) if attempts <= step.retries && e.kind != crate::host::StepErrorKind::Setup => continue,
+                r => break r,
+            }
+        };
+        let r = match result {
+            Ok(out) => {
+                let mut outputs = BTreeMap::new();
+                for (port, data) in out.outputs {
+                    let digest = artifact_digest(&data);
+                    let a = InputArtifact { data: Arc::new(data), digest };
+                    produced.insert((step.id.clone(), port.clone()), a.clone());
+                    outputs.insert(port, a);
+                }
+                StepReport {
+                    id: step.id.clone(),
+                    status: StepStatus::Succeeded,
+                    attempts,
+                    elapsed: out.elapsed,
+                    outputs,
+                    events: out.events,
+                    stderr: out.stderr,
+                }
+            }
+            Err(e) => {
+                failed_or_skipped.insert(step.id.clone(), "failed".into());
+                StepReport {
+                    id: step.id.clone(),
+                    attempts,
+                    elapsed: Duration::ZERO,
+                    outputs: BTreeMap::new(),
+                    events: e.events.clone(),
+                    stderr: e.stderr.clone(),
+                    status: StepStatus::Failed(e),
+                }
+            }
+        };
+        progress(Progress::Finished(&r));
+        report.steps.push(r);
+    }
+    Ok(report)
+}
+
+/// The step's parameters as the JSON object a plugin reads: the IR encoding, with relative
+/// paths made absolute (the guest sees granted paths at their host locations).
+pub fn params_json(params: &BTreeMap<String, Value>, root_dir: &Path) -> String {
+    fn fix(v: &Value, root: &Path) -> Value {
+        match v {
+            Value::Path(p) if !p.starts_with(mlp_lang::source::STD_PREFIX) => {
+                Value::Path(crate::normalize(&root.join(p)).to_string_lossy().into_owned())
+            }
+            Value::List(items) => Value::List(items.iter().map(|i| fix(i, root)).collect()),
+            Value::Map(m) => Value::Map(m.iter().map(|(k, i)| (k.clone(), fix(i, root))).collect()),
+            other => other.clone(),
+        }
+    }
+    let fixed: BTreeMap<&String, Value> = params.iter().map(|(k, v)| (k, fix(v, root_dir))).collect();
+    serde_json::to_string(&fixed).unwrap_or_else(|_| "{}".into())
+}
+
+/// `blake3:HEX` over an artifact's content: its type, each part (name, kind, bytes; tables as
+/// Arrow IPC streams) in name order, and its properties as canonical JSON.
+pub fn artifact_digest(a: &ArtifactData) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"mlp-artifact-v1\0");
+    h.update(a.artifact_type.as_bytes());
+    h.update(b"\0");
+    for (name, part) in &a.parts {
+        h.update(name.as_bytes());
+        match part {
+            Part::Table(t) => {
+                h.update(b"\0table\0");
+                let bytes = mlp_kernels::to_ipc(t).unwrap_or_default();
+                h.update(&(bytes.len() as u64).to_le_bytes());
+                h.update(&bytes);
+            }
+            Part::Blob(b) => {
+                h.update(b"\0blob\0");
+                h.update(&(b.len() as u64).to_le_bytes());
+                h.update(b);
+            }
+        }
+    }
+    h.update(serde_json::to_string(&a.properties).unwrap_or_default().as_bytes());
+    format!("blake3:{}", h.finalize().to_hex())
+}
+
+/// Evaluates a `when` condition over the artifacts produced so far. Supports literals, `and`,
+/// `or`, `not`, comparisons, artifact presence (a Blessing counts when its `blessed`
+/// property is true) and artifact properties (`eval.metrics.auc`).
+fn eval_when(e: &IrExpr, produced: &HashMap<(String, String), InputArtifact>) -> Result<bool, String> {
+    match eval(e, produced)? {
+        serde_json::Value::Bool(b) => Ok(b),
+        serde_json::Value::Null => Ok(false),
+        other => Err(format!("the condition is {other}, not a bool")),
+    }
+}
+
+fn eval(e: &IrExpr, produced: &HashMap<(String, String), InputArtifact>) -> Result<serde_json::Value, String> {
+    use serde_json::Value as J;
+    Ok(match e {
+        IrExpr::Lit(v) => match v {
+            Value::Bool(b) => J::Bool(*b),
+            Value::Int(i) => J::from(*i),
+            Value::Float(f) => J::from(*f),
+            Value::String(s) | Value::Path(s) => J::String(s.clone()),
+            other => return Err(format!("a {other:?} value cannot be used in a condition")),
+        },
+        IrExpr::Artifact(sources) => {
+            let found = sources.iter().find_map(|s| produced.get(&(s.step.clone(), s.output.clone())));
+            J::Bool(match found {
+                None => false,
+                Some(a) if a.data.artifact_type == "Blessing" => {
+                    a.data.properties.get("blessed").and_then(J::as_bool).unwrap_or(false)
+                }
+                Some(_) => true,
+            })
+        }
+        IrExpr::Field(base, name) => {
+            let IrExpr::Artifact(sources) = base.as_ref() else {
+                return Err(format!("`.{name}` is only supported on an artifact in conditions"));
+            };
+            let found = sources.iter().find_map(|s| produced.get(&(s.step.clone(), s.output.clone())));
+            found.and_then(|a| a.data.properties.get(name).cloned()).unwrap_or(J::Null)
+        }
+        IrExpr::Unary { op: UnOp::Not, arg } => match eval(arg, produced)? {
+            J::Bool(b) => J::Bool(!b),
+            J::Null => J::Null,
+            v => return Err(format!("`not` of {v}")),
+        },
+        IrExpr::Unary { op: UnOp::Neg, arg } => match eval(arg, produced)?.as_f64() {
+            Some(f) => J::from(-f),
+            None => J::Null,
+        },
+        IrExpr::Binary { op, lhs, rhs } => {
+            let (a, b) = (eval(lhs, produced)?, eval(rhs, produced)?);
+            match op {
+                BinOp::And => J::Bool(a.as_bool() == Some(true) && b.as_bool() == Some(true)),
+                BinOp::Or => J::Bool(a.as_bool() == Some(true) || b.as_bool() == Some(true)),
+                BinOp::Coalesce => {
+                    if a.is_null() {
+                        b
+                    } else {
+                        a
+                    }
+                }
+                BinOp::Eq => J::Bool(a == b),
+                BinOp::Ne => J::Bool(a != b),
+                BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => match (a.as_f64(), b.as_f64()) {
+                    (Some(x), Some(y)) => J::Bool(match op {
+                        BinOp::Lt => x < y,
+                        BinOp::Le => x <= y,
+                        BinOp::Gt => x > y,
+                        _ => x >= y,
+                    }),
+                    _ => J::Null,
+                },
+                BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Rem => match (a.as_f64(), b.as_f64()) {
+                    (Some(x), Some(y)) => J::from(match op {
+                        BinOp::Add => x + y,
+                        BinOp::Sub => x - y,
+                        BinOp::Mul => x * y,
+                        BinOp::Div => x / y,
+                        _ => x % y,
+                    }),
+                    _ => J::Null,
+                },
+            }
+        }
+        IrExpr::If { cond, then, otherwise } => {
+            if eval(cond, produced)?.as_bool() == Some(true) {
+                eval(then, produced)?
+            } else {
+                eval(otherwise, produced)?
+            }
+        }
+        other => return Err(format!("{other:?} is not supported in a step condition by this runner")),
+    })
+}
+
+/// The folder of a pipeline file, absolute and normalized: relative paths in its IR are
+/// relative to it.
+pub fn pipeline_dir(file: &Path) -> PathBuf {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let abs = crate::normalize(&cwd.join(file));
+    abs.parent().map(Path::to_path_buf).unwrap_or_default()
+}
