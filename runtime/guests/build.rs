@@ -14,6 +14,7 @@ fn main() {
     }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-env-changed=MLP_SKIP_GUEST_BUILD");
+    println!("cargo:rerun-if-env-changed=CI");
 
     let target_dir = plugins.join("target");
     let out = target_dir.join("wasm32-wasip2").join("release");
@@ -29,10 +30,15 @@ fn build(plugins: &Path, target_dir: &Path) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(plugins)
-        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--manifest-path"])
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
         .arg(plugins.join("Cargo.toml"))
         .arg("--target-dir")
         .arg(target_dir);
+    // CI builds exactly the committed lock file; a developer adding a plugin crate gets the
+    // lock file updated, as with any cargo build.
+    if std::env::var_os("CI").is_some() {
+        cmd.arg("--locked");
+    }
     // The outer build's settings are for the host target; the guests get a clean slate (the
     // jobserver in CARGO_MAKEFLAGS is kept, so both builds share the same job slots).
     for (k, _) in std::env::vars_os() {

@@ -306,3 +306,39 @@ fn precompiled_components_are_reused_from_the_disk_cache() {
     assert!(!c.from_cache);
     healthy(&third);
 }
+
+#[test]
+fn a_plugin_built_against_a_newer_wit_version_is_refused_at_load() {
+    let dir = scratch("abi");
+    let host = host(&dir);
+    match host.load(&mlp_guests::component("future_abi"), None) {
+        Err(e @ LoadError::Abi { .. }) => {
+            assert!(e.to_string().ends_with("was built against mlp:plugin 0.9.0; this mlp provides 0.1.0"), "{e}");
+            assert!(e.help().contains("upgrade mlp"), "{}", e.help());
+        }
+        Err(e) => panic!("refused for the wrong reason: {e}"),
+        Ok(_) => panic!("a plugin built for mlp:plugin 0.9.0 was loaded"),
+    }
+    healthy(&host);
+}
+
+/// Regression: file grants were once served from a shared folder of links that were never
+/// refreshed, so a file replaced between runs (written elsewhere and renamed into place, as
+/// editors and atomic writers do) was still read with its old content.
+#[test]
+fn a_file_grant_serves_the_current_file_not_a_stale_link() {
+    let dir = scratch("grant-fresh");
+    let host = host(&dir);
+    let file = dir.join("config.json");
+    std::fs::write(&file, "{}").unwrap();
+    let run = || {
+        let mut r = attack("read", &[("path", file.to_str().unwrap())]);
+        r.grants = vec![Grant::Read(file.clone())];
+        run_hostile(&host, r).unwrap().outputs["out"].properties["bytes_read"].clone()
+    };
+    assert_eq!(run(), serde_json::json!(2));
+    let tmp = dir.join("config.json.tmp");
+    std::fs::write(&tmp, r#"{"epochs": 10}"#).unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    assert_eq!(run(), serde_json::json!(14));
+}

@@ -17,7 +17,7 @@ pub const SDK_DIR: &str = env!("MLP_SDK_DIR");
 pub const EXAMPLES: &[&str] = &["column_stats", "filter_rows", "generate"];
 
 /// Components built from `plugins/testing`.
-pub const TESTING: &[&str] = &["forbidden_import", "hostile", "probe"];
+pub const TESTING: &[&str] = &["forbidden_import", "future_abi", "hostile", "probe"];
 
 /// The built component named `name` (`column_stats`, `hostile`, ...).
 pub fn component(name: &str) -> PathBuf {

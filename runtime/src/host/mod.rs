@@ -456,7 +456,7 @@ impl Host {
 
     fn describe(&self, pre: &StepPre<StepState>, path: &Path) -> Result<ComponentInfo, LoadError> {
         let err = |e: wasmtime::Error| LoadError::Describe { path: path.into(), reason: format!("{e:#}") };
-        let mut store = self.store(WasiCtxBuilder::new().build(), 256 << 20, Duration::from_secs(10), None);
+        let mut store = self.store(sandbox().build(), 256 << 20, Duration::from_secs(10), None);
         let step = pre.instantiate(&mut store).map_err(err)?;
         let info = step.mlp_plugin_plugin().call_describe(&mut store).map_err(err)?;
         Ok(info.into())
@@ -505,18 +505,23 @@ impl Host {
         let cap = self.config.max_captured_output;
         let stdout = MemoryOutputPipe::new(cap);
         let stderr = MemoryOutputPipe::new(cap);
-        let mut wasi = WasiCtxBuilder::new();
+        let mut wasi = sandbox();
         wasi.stdout(stdout.clone()).stderr(stderr.clone());
+        let mut private = PrivateDirs::default();
         let mut nets = Vec::new();
         for g in &run.grants {
-            match g {
-                Grant::Read(p) => grant_dir(&mut wasi, p, false).map_err(|m| fail(StepErrorKind::Setup, m, None))?,
-                Grant::Write(p) => grant_dir(&mut wasi, p, true).map_err(|m| fail(StepErrorKind::Setup, m, None))?,
-                Grant::Net(target) => nets.push(target.clone()),
-            }
+            let granted = match g {
+                Grant::Read(p) => grant_path(&mut wasi, &mut private, p, false),
+                Grant::Write(p) => grant_path(&mut wasi, &mut private, p, true),
+                Grant::Net(target) => {
+                    nets.push(target.clone());
+                    Ok(())
+                }
+            };
+            granted.map_err(|m| fail(StepErrorKind::Setup, m, None))?;
         }
         // Without a net grant, no socket of any kind; with one, TCP to the granted addresses.
-        wasi.allow_tcp(!nets.is_empty()).allow_udp(false).allow_ip_name_lookup(false);
+        wasi.allow_tcp(!nets.is_empty());
         if !nets.is_empty() {
             let allowed = resolve_net_grants(&nets).map_err(|m| fail(StepErrorKind::Setup, m, None))?;
             wasi.allow_ip_name_lookup(true);
@@ -631,10 +636,30 @@ fn check_imports(engine: &Engine, component: &Component, path: &Path) -> Result<
     Ok(())
 }
 
+/// The WASI context every store starts from: no arguments, no environment, no preopened
+/// folder, no standard input, no sockets and no name lookups. Grants add to it.
+fn sandbox() -> WasiCtxBuilder {
+    let mut b = WasiCtxBuilder::new();
+    b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
+    b
+}
+
+/// Private folders made for file grants during one run, removed when it ends.
+#[derive(Default)]
+struct PrivateDirs(Vec<PathBuf>);
+
+impl Drop for PrivateDirs {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
 /// Preopens a granted path at the same absolute path in the guest. A granted file is exposed
 /// through its folder, but the folder's other entries stay invisible: the host gives the guest a
-/// private folder holding only a link to (or a copy of) that file.
-fn grant_dir(wasi: &mut WasiCtxBuilder, path: &Path, write: bool) -> Result<(), String> {
+/// private folder, made for this run, holding only a link to (or a copy of) that file.
+fn grant_path(wasi: &mut WasiCtxBuilder, private: &mut PrivateDirs, path: &Path, write: bool) -> Result<(), String> {
     let perms = if write { FsPerms::ReadWrite } else { FsPerms::ReadOnly };
     if write {
         std::fs::create_dir_all(path).map_err(|e| format!("cannot create granted folder `{}`: {e}", path.display()))?;
@@ -648,13 +673,17 @@ fn grant_dir(wasi: &mut WasiCtxBuilder, path: &Path, write: bool) -> Result<(), 
     let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
         return Err(format!("cannot grant `{}`: it has no folder", path.display()));
     };
-    let private = std::env::temp_dir().join(format!("mlp-grant-{}", blake3::hash(guest.as_bytes()).to_hex()));
-    std::fs::create_dir_all(&private).map_err(|e| format!("cannot grant `{}`: {e}", path.display()))?;
-    let link = private.join(name);
-    if !link.exists() && std::fs::hard_link(path, &link).is_err() {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("mlp-grant-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot grant `{}`: {e}", path.display()))?;
+    private.0.push(dir.clone());
+    let link = dir.join(name);
+    if std::fs::hard_link(path, &link).is_err() {
         std::fs::copy(path, &link).map_err(|e| format!("cannot grant `{}`: {e}", path.display()))?;
     }
-    wasi.preopened_dir(&private, parent.to_string_lossy(), FsPerms::ReadOnly)
+    wasi.preopened_dir(&dir, parent.to_string_lossy(), FsPerms::ReadOnly)
         .map_err(|e| format!("cannot grant `{}`: {e}", path.display()))?;
     Ok(())
 }

@@ -26,8 +26,18 @@ impl Plugin for ColumnStatsPlugin {
         for (i, part) in parts.iter().enumerate() {
             let table = examples.table(part)?;
             let mut names = Vec::new();
-            let (mut count, mut nulls, mut mean, mut std_dev, mut min, mut max, mut zeros, mut avg_len, mut median, mut distinct) =
-                (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+            let (
+                mut count,
+                mut nulls,
+                mut mean,
+                mut std_dev,
+                mut min,
+                mut max,
+                mut zeros,
+                mut avg_len,
+                mut median,
+                mut distinct,
+            ) = (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
             for field in table.schema() {
                 let s = table.column_stats(&field.name)?;
                 let numeric = s.mean.is_some();
@@ -40,7 +50,11 @@ impl Plugin for ColumnStatsPlugin {
                 max.push(s.max);
                 zeros.push(s.zeros.map(|z| z as i64));
                 avg_len.push(s.avg_length);
-                median.push(if numeric && s.count > 0 { table.quantiles(&field.name, &[0.5], 0.001)?.first().copied() } else { None });
+                median.push(if numeric && s.count > 0 {
+                    table.quantiles(&field.name, &[0.5], 0.001)?.first().copied()
+                } else {
+                    None
+                });
                 distinct.push(Some(table.distinct_count(&field.name)? as i64));
             }
             let columns = vec![

@@ -52,12 +52,14 @@ impl Plugin for Hostile {
                 out.set_property("entries", &n.to_string())?;
             }
             "write" => {
-                std::fs::write(&path, b"written by a plugin").map_err(|e| io_denied(&format!("writing `{path}`"), e))?;
+                std::fs::write(&path, b"written by a plugin")
+                    .map_err(|e| io_denied(&format!("writing `{path}`"), e))?;
                 out.set_property("wrote", "true")?;
             }
             "socket" => {
                 let address = p.string("address")?;
-                let s = std::net::TcpStream::connect(&address).map_err(|e| io_denied(&format!("connecting to {address}"), e))?;
+                let s = std::net::TcpStream::connect(&address)
+                    .map_err(|e| io_denied(&format!("connecting to {address}"), e))?;
                 drop(s);
                 out.set_property("connected", "true")?;
             }

@@ -33,8 +33,11 @@ impl Plugin for Probe {
             "stats" => {
                 let table = ctx.require_input("examples")?.table("train")?;
                 let mut total = 0.0;
-                for field in table.schema() {
-                    total += table.column_stats(&field.name)?.mean.unwrap_or(0.0);
+                let fields = table.schema();
+                for _ in 0..p.int("n")? {
+                    for field in &fields {
+                        total += table.column_stats(&field.name)?.mean.unwrap_or(0.0);
+                    }
                 }
                 ctx.output("out")?.set_property("sum_of_means", &total.to_string())
             }
