@@ -3,21 +3,26 @@
 //!
 //! Before anything runs, every step's component is loaded and its self-description is checked
 //! against the step's declaration in the `.mlp` file (ports, artifact types, parameters), so a
-//! mismatch is reported at once with the file and line of the step. Then steps run in the IR's
-//! topological order: a step whose `when` is false is skipped, a failed step is retried as its
+//! mismatch is reported at once with the file and line of the step. Then the executor (tokio)
+//! starts every step whose dependencies are done, up to a parallelism limit, each on the
+//! blocking pool: a step whose `when` is false is skipped, a failed step is retried as its
 //! `retry` option allows, and when a step fails its dependents are skipped while independent
-//! branches go on; every failure is reported at the end.
+//! branches go on; every failure is reported at the end. Canceling (Ctrl-C) stops running steps
+//! within an epoch tick and skips the rest.
 //!
-//! This runner keeps artifacts in memory only. The executor with parallel steps, the artifact
-//! and lineage stores, caching and resume build on it.
+//! Artifacts pass between steps in memory here; the artifact and lineage stores, caching and
+//! resume build on this.
 
-use crate::host::{Grant, Host, InputArtifact, LoadError, LoadedComponent, StepError, StepEvent, StepRun};
+use crate::host::{
+    Grant, Host, InputArtifact, LoadError, LoadedComponent, StepError, StepErrorKind, StepEvent, StepRun,
+};
 use mlp_kernels::data::{ArtifactData, Part};
 use mlp_lang::ir::{Ir, IrExpr, Step, Value};
 use mlp_lang::syntax::ast::{BinOp, UnOp};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// A problem found before any step ran.
@@ -45,6 +50,9 @@ pub enum PrepareError {
         /// What differs.
         mismatch: String,
     },
+    /// The async runtime could not start.
+    #[error("cannot start the executor: {0}")]
+    Runtime(String),
     /// The step uses a standard-library component that is not built into this mlp.
     #[error(
         "{source_loc}: step `{step}`: the standard-library component `{wasm}` is not available in this build of mlp"
@@ -65,6 +73,7 @@ impl PrepareError {
         match self {
             PrepareError::Load { error, .. } => error.help(),
             PrepareError::Signature { .. } => "make the component's `describe` and its `component` block in the .mlp file agree (names, artifact types, parameters), then rebuild".into(),
+            PrepareError::Runtime(_) => "the machine refused a thread; free some resources and run again".into(),
             PrepareError::Stdlib { .. } => "`mlp check` and `mlp graph` work on it; running it needs the standard components, which come with the tabular issues of mlp's roadmap".into(),
         }
     }
@@ -103,8 +112,10 @@ pub struct StepReport {
 /// The report of a pipeline run.
 #[derive(Debug, Default)]
 pub struct RunReport {
-    /// Steps in the order they were considered.
+    /// Steps in the IR's order.
     pub steps: Vec<StepReport>,
+    /// Whether the run was canceled.
+    pub canceled: bool,
 }
 
 impl RunReport {
@@ -207,112 +218,147 @@ fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
     if v.is_empty() { "none".into() } else { v.join(", ") }
 }
 
-/// Runs `ir`: [`prepare`], then every step in order. `progress` hears of each step.
+/// How a run is executed.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Most steps running at once (at least 1). Default: the number of cores.
+    pub parallelism: usize,
+    /// Set to true to cancel the run: running steps stop within an epoch tick, pending steps
+    /// are skipped, and the report says the run was canceled.
+    pub cancel: Arc<AtomicBool>,
+    /// Whether Ctrl-C (SIGINT) cancels the run. For the command line; an embedder that owns
+    /// its signals leaves it off and sets `cancel` itself.
+    pub ctrl_c: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> RunOptions {
+        RunOptions {
+            parallelism: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cancel: Arc::new(AtomicBool::new(false)),
+            ctrl_c: false,
+        }
+    }
+}
+
+/// A step's place in the schedule.
+enum Slot {
+    Waiting,
+    Running,
+    Done,
+}
+
+/// Runs `ir`: [`prepare`], then the steps as their inputs become ready, up to
+/// `options.parallelism` at once, each attempt on tokio's blocking pool. A failed step (after
+/// its retries) skips its dependents; independent branches go on, and every failure is in the
+/// report. `progress` hears of each step, always from the calling thread.
 pub fn run(
-    host: &Host,
+    host: &Arc<Host>,
     ir: &Ir,
     root_dir: &Path,
+    options: &RunOptions,
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<RunReport, Vec<PrepareError>> {
     let components = prepare(host, ir, root_dir)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(options.parallelism.max(1))
+        .enable_all()
+        .build()
+        .map_err(|e| vec![PrepareError::Runtime(e.to_string())])?;
+    Ok(runtime.block_on(schedule(host, ir, root_dir, &components, options, progress)))
+}
+
+async fn schedule(
+    host: &Arc<Host>,
+    ir: &Ir,
+    root_dir: &Path,
+    components: &[Arc<LoadedComponent>],
+    options: &RunOptions,
+    progress: &mut dyn FnMut(Progress<'_>),
+) -> RunReport {
+    let index: HashMap<&str, usize> = ir.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
+    let mut deps: Vec<Vec<usize>> = vec![Vec::new(); ir.steps.len()];
+    for e in &ir.edges {
+        if let (Some(&from), Some(&to)) = (index.get(e.from.as_str()), index.get(e.to.as_str())) {
+            deps[to].push(from);
+        }
+    }
+    let mut slots: Vec<Slot> = ir.steps.iter().map(|_| Slot::Waiting).collect();
+    let mut reports: Vec<Option<StepReport>> = ir.steps.iter().map(|_| None).collect();
     let mut produced: HashMap<(String, String), InputArtifact> = HashMap::new();
-    let mut failed_or_skipped: HashMap<String, String> = HashMap::new();
-    let mut report = RunReport::default();
-    for (step, component) in ir.steps.iter().zip(&components) {
-        let skip = |reason: String| StepReport {
-            id: step.id.clone(),
-            status: StepStatus::Skipped(reason),
-            attempts: 0,
-            elapsed: Duration::ZERO,
-            outputs: BTreeMap::new(),
-            events: Vec::new(),
-            stderr: String::new(),
-        };
-        if let Some(cond) = &step.when {
-            match eval_when(cond, &produced) {
-                Ok(true) => {}
-                Ok(false) => {
-                    let r = skip("its condition is false".into());
+    let mut how: HashMap<String, &'static str> = HashMap::new();
+    let mut running = tokio::task::JoinSet::new();
+    let parallelism = options.parallelism.max(1);
+    let mut canceled = false;
+    loop {
+        if !canceled && options.cancel.load(Ordering::Relaxed) {
+            canceled = true;
+        }
+        // Start (or settle) every step whose dependencies are done, in the IR's order.
+        for i in 0..ir.steps.len() {
+            if !matches!(slots[i], Slot::Waiting) || !deps[i].iter().all(|&d| matches!(slots[d], Slot::Done)) {
+                continue;
+            }
+            let step = &ir.steps[i];
+            if canceled {
+                let r = skipped(step, "the run was canceled".into());
+                progress(Progress::Finished(&r));
+                how.insert(step.id.clone(), "was canceled");
+                reports[i] = Some(r);
+                slots[i] = Slot::Done;
+                continue;
+            }
+            match ready(step, &components[i], &produced, &how, root_dir, &options.cancel) {
+                Err(reason) => {
+                    let r = skipped(step, reason);
                     progress(Progress::Finished(&r));
-                    failed_or_skipped.insert(step.id.clone(), "skipped".into());
-                    report.steps.push(r);
-                    continue;
+                    how.insert(step.id.clone(), "was skipped");
+                    reports[i] = Some(r);
+                    slots[i] = Slot::Done;
                 }
-                Err(e) => {
-                    let r = skip(format!("its condition cannot be evaluated: {e}"));
-                    progress(Progress::Finished(&r));
-                    failed_or_skipped.insert(step.id.clone(), "skipped".into());
-                    report.steps.push(r);
-                    continue;
+                Ok(request) if running.len() < parallelism => {
+                    progress(Progress::Started(&step.id, 1));
+                    let (host, component, retries) = (host.clone(), components[i].clone(), step.retries);
+                    running.spawn_blocking(move || {
+                        let mut attempts = 0;
+                        loop {
+                            attempts += 1;
+                            match host.run(&component, request.clone()) {
+                                Err(e)
+                                    if attempts <= retries
+                                        && !matches!(e.kind, StepErrorKind::Setup | StepErrorKind::Canceled) =>
+                                {
+                                    continue;
+                                }
+                                r => return (i, attempts, r),
+                            }
+                        }
+                    });
+                    slots[i] = Slot::Running;
                 }
+                Ok(_) => {}
             }
         }
-        let mut inputs = BTreeMap::new();
-        let mut missing = None;
-        for (port, input) in &step.inputs {
-            let found = input.sources.iter().find_map(|s| produced.get(&(s.step.clone(), s.output.clone())));
-            match found {
-                Some(a) => {
-                    inputs.insert(port.clone(), a.clone());
-                }
-                None if input.optional => {}
-                None => {
-                    let why = input
-                        .sources
-                        .iter()
-                        .map(|s| match failed_or_skipped.get(&s.step) {
-                            Some(how) => format!("`{}` {how}", s.step),
-                            None => format!("`{}` did not write `{}`", s.step, s.output),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ");
-                    missing = Some(format!("its input `{port}` was not produced ({why})"));
-                    break;
-                }
+        if running.is_empty() {
+            break;
+        }
+        // Wake on a finished step, on Ctrl-C, or every 50 ms to notice a cancel request.
+        let joined = tokio::select! {
+            j = running.join_next() => j,
+            _ = tokio::signal::ctrl_c(), if options.ctrl_c && !canceled => {
+                options.cancel.store(true, Ordering::Relaxed);
+                continue;
             }
-        }
-        if let Some(reason) = missing {
-            let r = skip(reason);
-            progress(Progress::Finished(&r));
-            failed_or_skipped.insert(step.id.clone(), "did not run".into());
-            report.steps.push(r);
-            continue;
-        }
-        let request = StepRun {
-            step_id: step.id.clone(),
-            params_json: params_json(&step.params, root_dir),
-            inputs,
-            outputs: step
-                .outputs
-                .iter()
-                .map(|(port, ty)| {
-                    let optional = component.info.outputs.iter().any(|(n, _, o)| n == port && *o);
-                    (port.clone(), (ty.clone(), optional))
-                })
-                .collect(),
-            grants: step
-                .grants
-                .iter()
-                .filter_map(|g| match g {
-                    mlp_lang::ir::Grant::Read(p) => Some(Grant::Read(crate::normalize(&root_dir.join(p)))),
-                    mlp_lang::ir::Grant::Write(p) => Some(Grant::Write(crate::normalize(&root_dir.join(p)))),
-                    mlp_lang::ir::Grant::Net(t) => Some(Grant::Net(t.clone())),
-                    mlp_lang::ir::Grant::Gpu => None,
-                })
-                .collect(),
-            time_limit: step.time_limit_ms.map(Duration::from_millis),
-            memory_limit: step.memory_limit_bytes,
+            _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
         };
-        let mut attempts = 0;
-        let result = loop {
-            attempts += 1;
-            progress(Progress::Started(&step.id, attempts));
-            let r = host.run(component, request.clone());
-            match r {
-                Err(e) if attempts <= step.retries && e.kind != crate::host::StepErrorKind::Setup => continue,
-                r => break r,
-            }
+        let Some(joined) = joined else { continue };
+        let (i, attempts, result) = match joined {
+            Ok(x) => x,
+            // A panic in the host while running a step: report it as that step's failure is not
+            // possible without its index, so stop here loudly; this is a bug in mlp.
+            Err(e) => panic!("a step's task failed: {e}"),
         };
+        let step = &ir.steps[i];
         let r = match result {
             Ok(out) => {
                 let mut outputs = BTreeMap::new();
@@ -333,7 +379,7 @@ pub fn run(
                 }
             }
             Err(e) => {
-                failed_or_skipped.insert(step.id.clone(), "failed".into());
+                how.insert(step.id.clone(), if e.kind == StepErrorKind::Canceled { "was canceled" } else { "failed" });
                 StepReport {
                     id: step.id.clone(),
                     attempts,
@@ -346,9 +392,87 @@ pub fn run(
             }
         };
         progress(Progress::Finished(&r));
-        report.steps.push(r);
+        reports[i] = Some(r);
+        slots[i] = Slot::Done;
     }
-    Ok(report)
+    RunReport { steps: reports.into_iter().flatten().collect(), canceled }
+}
+
+fn skipped(step: &Step, reason: String) -> StepReport {
+    StepReport {
+        id: step.id.clone(),
+        status: StepStatus::Skipped(reason),
+        attempts: 0,
+        elapsed: Duration::ZERO,
+        outputs: BTreeMap::new(),
+        events: Vec::new(),
+        stderr: String::new(),
+    }
+}
+
+/// The request to run `step` now that its dependencies are done, or why it does not run.
+fn ready(
+    step: &Step,
+    component: &LoadedComponent,
+    produced: &HashMap<(String, String), InputArtifact>,
+    how: &HashMap<String, &'static str>,
+    root_dir: &Path,
+    cancel: &Arc<AtomicBool>,
+) -> Result<StepRun, String> {
+    if let Some(cond) = &step.when {
+        match eval_when(cond, produced) {
+            Ok(true) => {}
+            Ok(false) => return Err("its condition is false".into()),
+            Err(e) => return Err(format!("its condition cannot be evaluated: {e}")),
+        }
+    }
+    let mut inputs = BTreeMap::new();
+    for (port, input) in &step.inputs {
+        match input.sources.iter().find_map(|s| produced.get(&(s.step.clone(), s.output.clone()))) {
+            Some(a) => {
+                inputs.insert(port.clone(), a.clone());
+            }
+            None if input.optional => {}
+            None => {
+                let why = input
+                    .sources
+                    .iter()
+                    .map(|s| match how.get(&s.step) {
+                        Some(how) => format!("`{}` {how}", s.step),
+                        None => format!("`{}` did not write `{}`", s.step, s.output),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(format!("its input `{port}` was not produced ({why})"));
+            }
+        }
+    }
+    Ok(StepRun {
+        step_id: step.id.clone(),
+        params_json: params_json(&step.params, root_dir),
+        inputs,
+        outputs: step
+            .outputs
+            .iter()
+            .map(|(port, ty)| {
+                let optional = component.info.outputs.iter().any(|(n, _, o)| n == port && *o);
+                (port.clone(), (ty.clone(), optional))
+            })
+            .collect(),
+        grants: step
+            .grants
+            .iter()
+            .filter_map(|g| match g {
+                mlp_lang::ir::Grant::Read(p) => Some(Grant::Read(crate::normalize(&root_dir.join(p)))),
+                mlp_lang::ir::Grant::Write(p) => Some(Grant::Write(crate::normalize(&root_dir.join(p)))),
+                mlp_lang::ir::Grant::Net(t) => Some(Grant::Net(t.clone())),
+                mlp_lang::ir::Grant::Gpu => None,
+            })
+            .collect(),
+        time_limit: step.time_limit_ms.map(Duration::from_millis),
+        memory_limit: step.memory_limit_bytes,
+        cancel: Some(cancel.clone()),
+    })
 }
 
 /// The step's parameters as the JSON object a plugin reads: the IR encoding, with relative

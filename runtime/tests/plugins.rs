@@ -4,13 +4,17 @@
 use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
 use mlp_kernels::data::{ArtifactData, Part, Table};
 use mlp_runtime::host::{Host, HostConfig, InputArtifact, StepRun};
-use mlp_runtime::run::{PrepareError, StepStatus};
+use mlp_runtime::run::{PrepareError, Progress, RunOptions, RunReport, StepStatus};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-fn host() -> Host {
+fn host() -> Arc<Host> {
     let cache = std::env::temp_dir().join(format!("mlp-plugins-test-{}", std::process::id()));
-    Host::new(HostConfig { cache_dir: Some(cache), ..HostConfig::default() }).unwrap()
+    Arc::new(Host::new(HostConfig { cache_dir: Some(cache), ..HostConfig::default() }).unwrap())
+}
+
+fn run_ir(host: &Arc<Host>, ir: &mlp_lang::ir::Ir, file: &Path) -> Result<RunReport, Vec<PrepareError>> {
+    mlp_runtime::run::run(host, ir, &mlp_runtime::run::pipeline_dir(file), &RunOptions::default(), &mut |_| {})
 }
 
 fn column_f64(t: &Table, name: &str) -> Vec<f64> {
@@ -118,7 +122,7 @@ fn the_quickstart_pipeline_passes_tables_between_plugins() {
     let file = repo().join("examples/quickstart/pipeline.mlp");
     let ir = lower(&file, &["rows=5000".into()]);
     let host = host();
-    let report = mlp_runtime::run::run(&host, &ir, &mlp_runtime::run::pipeline_dir(&file), &mut |_| {}).unwrap();
+    let report = run_ir(&host, &ir, &file).unwrap();
     let ids: Vec<&str> = report.steps.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["data", "kept", "stats"]);
     assert!(report.steps.iter().all(|s| matches!(s.status, StepStatus::Succeeded)), "{report:?}");
@@ -142,7 +146,7 @@ fn the_quickstart_pipeline_passes_tables_between_plugins() {
     assert!(column_f64(&stats, "min")[1] > 2.5, "min of x");
 
     // Same inputs, same bytes: every artifact digest is reproducible.
-    let again = mlp_runtime::run::run(&host, &ir, &mlp_runtime::run::pipeline_dir(&file), &mut |_| {}).unwrap();
+    let again = run_ir(&host, &ir, &file).unwrap();
     for (a, b) in report.steps.iter().zip(&again.steps) {
         assert_eq!(a.outputs["out"].digest, b.outputs["out"].digest, "step {}", a.id);
     }
@@ -189,7 +193,10 @@ step kept = filter_rows { examples = data2.out, where = "x > 1" }
     let host = host();
     let mut started = 0;
     let errors =
-        mlp_runtime::run::run(&host, &ir, &mlp_runtime::run::pipeline_dir(&file), &mut |_| started += 1).unwrap_err();
+        mlp_runtime::run::run(&host, &ir, &mlp_runtime::run::pipeline_dir(&file), &RunOptions::default(), &mut |_| {
+            started += 1
+        })
+        .unwrap_err();
     assert_eq!(started, 0, "no step may start");
     let msgs: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(msgs.len(), 2, "{msgs:#?}");
@@ -215,7 +222,7 @@ step fine = ex.column_stats { examples = data.out }
     );
     let ir = lower(&file, &[]);
     let host = host();
-    let report = mlp_runtime::run::run(&host, &ir, &mlp_runtime::run::pipeline_dir(&file), &mut |_| {}).unwrap();
+    let report = run_ir(&host, &ir, &file).unwrap();
     let status = |id: &str| &report.steps.iter().find(|s| s.id == id).unwrap().status;
     assert!(matches!(status("data"), StepStatus::Succeeded));
     assert!(matches!(status("fine"), StepStatus::Succeeded));
@@ -234,4 +241,74 @@ fn a_standard_library_step_is_reported_as_not_runnable_yet() {
     let errors = mlp_runtime::run::prepare(&host, &ir, &mlp_runtime::run::pipeline_dir(&file)).unwrap_err();
     assert!(errors.iter().all(|e| matches!(e, PrepareError::Stdlib { .. })));
     assert_eq!(errors.len(), ir.steps.len());
+}
+
+const HOSTILE: &str = r#"
+component hostile {
+  wasm = "GUESTS/hostile.wasm"
+  param attack: string
+  param path: string = ""
+  param address: string = ""
+  output out: Examples
+}
+"#;
+
+#[test]
+fn independent_steps_start_together_up_to_the_parallelism_limit() {
+    let file = scratch_pipeline(
+        "parallel",
+        &format!(
+            "{HOSTILE}\nstep a = hostile {{ attack = \"ok\" }}\nstep b = hostile {{ attack = \"ok\" }}\nstep c = hostile {{ attack = \"ok\" }}\n"
+        ),
+    );
+    let ir = lower(&file, &[]);
+    let host = host();
+    let order = |parallelism: usize| {
+        let mut events = Vec::new();
+        let options = RunOptions { parallelism, ..RunOptions::default() };
+        let report =
+            mlp_runtime::run::run(&host, &ir, &mlp_runtime::run::pipeline_dir(&file), &options, &mut |p| match p {
+                Progress::Started(id, _) => events.push(format!("start {id}")),
+                Progress::Finished(r) => events.push(format!("end {}", r.id)),
+            })
+            .unwrap();
+        assert!(report.steps.iter().all(|s| matches!(s.status, StepStatus::Succeeded)));
+        events
+    };
+    let two = order(2);
+    assert_eq!(&two[..2], ["start a", "start b"], "{two:?}");
+    assert_eq!(two.iter().filter(|e| e.starts_with("start")).count(), 3);
+    let one = order(1);
+    assert_eq!(one, ["start a", "end a", "start b", "end b", "start c", "end c"]);
+}
+
+#[test]
+fn canceling_stops_a_running_step_and_skips_the_rest() {
+    let file = scratch_pipeline(
+        "cancel",
+        &format!(
+            "{HOSTILE}\nimport \"EXAMPLES\" as ex\nstep spin = hostile {{\n  attack = \"loop\"\n  limit time 60s\n}}\nstep after = ex.column_stats {{ examples = spin.out }}\n"
+        ),
+    );
+    let ir = lower(&file, &[]);
+    let host = host();
+    let options = RunOptions::default();
+    let cancel = options.cancel.clone();
+    let report = mlp_runtime::run::run(&host, &ir, &mlp_runtime::run::pipeline_dir(&file), &options, &mut |p| {
+        if let Progress::Started("spin", _) = p {
+            let cancel = cancel.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            });
+        }
+    })
+    .unwrap();
+    assert!(report.canceled);
+    let status = |id: &str| &report.steps.iter().find(|s| s.id == id).unwrap().status;
+    let StepStatus::Failed(e) = status("spin") else { panic!("spin: {:?}", status("spin")) };
+    assert_eq!(e.kind, mlp_runtime::host::StepErrorKind::Canceled);
+    assert_eq!(e.message, "the run was canceled");
+    let StepStatus::Skipped(why) = status("after") else { panic!("after: {:?}", status("after")) };
+    assert_eq!(why, "the run was canceled");
 }

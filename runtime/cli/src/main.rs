@@ -74,6 +74,9 @@ enum Command {
         /// Rows of each table printed by --show.
         #[arg(long, default_value_t = 20)]
         rows: usize,
+        /// Most steps running at once (default: the number of cores).
+        #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: Option<u16>,
     },
     /// Work with plugins.
     Plugin {
@@ -170,7 +173,7 @@ fn main() -> ExitCode {
             }
             if check && !changed.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS }
         }
-        Command::Run { file, set, show, rows } => run::run(&file, &set, &show, rows),
+        Command::Run { file, set, show, rows, jobs } => run::run(&file, &set, &show, rows, jobs.map(usize::from)),
         Command::Plugin { command: PluginCommand::New { name, dir, sdk } } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
             let sdk = sdk.unwrap_or_else(|| PathBuf::from(mlp_guests::SDK_DIR));

@@ -7,11 +7,11 @@
 use crate::{Format, load, plural, report};
 use mlp_kernels::data::Part;
 use mlp_runtime::host::{Host, HostConfig, StepEvent};
-use mlp_runtime::run::{Progress, RunReport, StepStatus};
+use mlp_runtime::run::{Progress, RunOptions, RunReport, StepStatus};
 use std::path::Path;
 use std::process::ExitCode;
 
-pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize) -> ExitCode {
+pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize, jobs: Option<usize>) -> ExitCode {
     let Some(checked) = load(file, set) else { return ExitCode::from(2) };
     report(&checked, Format::Human);
     let Some(ir) = checked.ir.as_ref().filter(|_| !checked.has_errors()) else { return ExitCode::from(1) };
@@ -27,7 +27,7 @@ pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize) -> 
         }
     }
     let host = match Host::new(HostConfig::default()) {
-        Ok(h) => h,
+        Ok(h) => std::sync::Arc::new(h),
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
@@ -35,7 +35,12 @@ pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize) -> 
     };
     let root = mlp_runtime::run::pipeline_dir(file);
     let started = std::time::Instant::now();
-    let result = mlp_runtime::run::run(&host, ir, &root, &mut |p| print_progress(&p));
+    let options = RunOptions {
+        parallelism: jobs.unwrap_or(RunOptions::default().parallelism),
+        ctrl_c: true,
+        ..RunOptions::default()
+    };
+    let result = mlp_runtime::run::run(&host, ir, &root, &options, &mut |p| print_progress(&p));
     let report = match result {
         Ok(r) => r,
         Err(errors) => {
@@ -52,6 +57,10 @@ pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize) -> 
         }
     }
     summary(&report, started.elapsed());
+    if report.canceled {
+        eprintln!("canceled: steps that had not finished were stopped");
+        return ExitCode::from(130);
+    }
     if report.failures().next().is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 

@@ -219,11 +219,7 @@ impl QuantileSketch {
     }
 
     fn coin(&mut self) -> u64 {
-        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.rng;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+        crate::hash::splitmix64(&mut self.rng)
     }
 }
 
@@ -311,13 +307,7 @@ mod tests {
 
     fn rng(seed: u64) -> impl FnMut() -> u64 {
         let mut s = seed;
-        move || {
-            s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
+        move || crate::hash::splitmix64(&mut s)
     }
 
     /// 0..n in a pseudo-random order (Fisher-Yates).

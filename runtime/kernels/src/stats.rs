@@ -516,13 +516,7 @@ mod tests {
     /// A deterministic pseudo-random stream (splitmix64).
     fn rng(seed: u64) -> impl FnMut() -> u64 {
         let mut s = seed;
-        move || {
-            s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut z = s;
-            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            z ^ (z >> 31)
-        }
+        move || crate::hash::splitmix64(&mut s)
     }
 
     /// A table of `vals` in uneven batches, so chunk and batch boundaries fall everywhere.

@@ -27,7 +27,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimitsBuilder, UpdateDeadline,
+};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -259,6 +261,9 @@ pub struct StepRun {
     pub time_limit: Option<Duration>,
     /// Memory limit in bytes; `None` takes the host's default.
     pub memory_limit: Option<u64>,
+    /// Set to true to stop the step (Ctrl-C): it fails with [`StepErrorKind::Canceled`] within
+    /// about one epoch tick.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// What a successful step produced.
@@ -291,6 +296,8 @@ pub enum StepErrorKind {
     Outputs,
     /// The host could not set the step up (a grant that does not exist).
     Setup,
+    /// The run was canceled while the step ran.
+    Canceled,
 }
 
 /// A failed step, with everything the user needs to see why.
@@ -456,7 +463,7 @@ impl Host {
 
     fn describe(&self, pre: &StepPre<StepState>, path: &Path) -> Result<ComponentInfo, LoadError> {
         let err = |e: wasmtime::Error| LoadError::Describe { path: path.into(), reason: format!("{e:#}") };
-        let mut store = self.store(sandbox().build(), 256 << 20, Duration::from_secs(10), None);
+        let mut store = self.store(sandbox().build(), 256 << 20, Duration::from_secs(10), None, None);
         let step = pre.instantiate(&mut store).map_err(err)?;
         let info = step.mlp_plugin_plugin().call_describe(&mut store).map_err(err)?;
         Ok(info.into())
@@ -468,6 +475,7 @@ impl Host {
         memory: u64,
         time: Duration,
         run: Option<state::RunData>,
+        cancel: Option<Arc<AtomicBool>>,
     ) -> Store<StepState> {
         let limits = StoreLimitsBuilder::new()
             .memory_size(usize::try_from(memory).unwrap_or(usize::MAX))
@@ -476,13 +484,23 @@ impl Host {
             .memories(16)
             .trap_on_grow_failure(false)
             .build();
-        let state = StepState { table: ResourceTable::new(), wasi, limits, memory_denied: None, run };
+        let state = StepState { table: ResourceTable::new(), wasi, limits, memory_denied: None, canceled: false, run };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| s);
-        let tick = self.config.epoch_tick.as_micros().max(1);
-        let ticks = time.as_micros().div_ceil(tick) + 1;
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-        store.epoch_deadline_trap();
+        // Every epoch tick, the callback checks the time limit and the cancel flag, so a step
+        // stops within about one tick of either.
+        let deadline = Instant::now() + time;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |mut ctx| {
+            if cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+                ctx.data_mut().canceled = true;
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            if Instant::now() >= deadline {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
         store
     }
 
@@ -542,8 +560,9 @@ impl Host {
         let memory = run.memory_limit.unwrap_or(self.config.default_memory_limit);
         let time = run.time_limit.unwrap_or(self.config.default_time_limit);
         let declared = run.outputs.clone();
+        let cancel = run.cancel.clone();
         let data = state::RunData::new(run);
-        let mut store = self.store(wasi.build(), memory, time, Some(data));
+        let mut store = self.store(wasi.build(), memory, time, Some(data), cancel);
         let result = (|| {
             let step = component.pre.instantiate(&mut store)?;
             let inv = store.data_mut().table.push(InvocationRes)?;
@@ -552,6 +571,7 @@ impl Host {
         let stderr_text = String::from_utf8_lossy(&stderr.contents()).into_owned();
         let stdout_text = String::from_utf8_lossy(&stdout.contents()).into_owned();
         let memory_denied = store.data().memory_denied;
+        let canceled = store.data().canceled;
         let mut data = store.into_data().run.unwrap_or_default();
         let events = std::mem::take(&mut data.events);
         let with_output = |mut e: StepError| {
@@ -572,6 +592,9 @@ impl Host {
                 }
                 .to_string();
                 return Err(with_output(fail(StepErrorKind::Plugin(kind), e.message, e.detail)));
+            }
+            Err(_) if canceled => {
+                return Err(with_output(fail(StepErrorKind::Canceled, "the run was canceled".into(), None)));
             }
             Err(e) => return Err(with_output(classify_trap(&step_id, e, memory_denied, memory, time, &stderr_text))),
         }

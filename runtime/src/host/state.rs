@@ -26,6 +26,8 @@ pub struct StepState {
     pub(crate) limits: StoreLimits,
     /// Set when a memory grow was refused by the limit.
     pub(crate) memory_denied: Option<usize>,
+    /// Set when the run's cancel flag stopped the guest.
+    pub(crate) canceled: bool,
     pub(crate) run: Option<RunData>,
 }
 
