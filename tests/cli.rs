@@ -119,8 +119,20 @@ fn rand_suffix() -> u128 {
 
 #[test]
 fn run_executes_the_quickstart_and_shows_an_artifact() {
+    let store = tempdir().join("store");
     let out = mlp(
-        &["run", "examples/quickstart/pipeline.mlp", "--set", "rows=2000", "--show", "stats.out", "--rows", "2"],
+        &[
+            "run",
+            "examples/quickstart/pipeline.mlp",
+            "--set",
+            "rows=2000",
+            "--show",
+            "stats.out",
+            "--rows",
+            "2",
+            "--store",
+            store.to_str().unwrap(),
+        ],
         &root(),
     );
     let err = text(&out.stderr);
@@ -128,7 +140,7 @@ fn run_executes_the_quickstart_and_shows_an_artifact() {
     assert!(err.contains("ok    data ("), "{err}");
     assert!(err.contains("out: Examples [eval: 400 rows, train: 1600 rows]"), "{err}");
     assert!(err.contains("  stats | info: described 2 splits"), "{err}");
-    assert!(err.contains("done: 3 steps succeeded, 0 failed, 0 skipped in "), "{err}");
+    assert!(err.contains("done: 3 steps succeeded, 0 cached, 0 failed, 0 skipped in "), "{err}");
     let shown = text(&out.stdout);
     assert!(shown.starts_with("stats.out: Statistics blake3:"), "{shown}");
     assert!(shown.contains("\n[train] 5 rows\ncolumn  count"), "{shown}");
@@ -150,17 +162,22 @@ fn run_rejects_an_unknown_show_target_before_running() {
 
 #[test]
 fn run_reports_a_failing_step_and_exits_1() {
-    let out = mlp(&["run", "examples/quickstart/pipeline.mlp", "--set", "keep=\"x >\""], &root());
+    let store = tempdir().join("store");
+    let out = mlp(
+        &["run", "examples/quickstart/pipeline.mlp", "--set", "keep=\"x >\"", "--store", store.to_str().unwrap()],
+        &root(),
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("FAIL  kept: "), "{err}");
     assert!(err.contains("skip  stats: its input `examples` was not produced (`kept` failed)"), "{err}");
-    assert!(err.contains("failed: 1 step succeeded, 1 failed, 1 skipped"), "{err}");
+    assert!(err.contains("failed: 1 step succeeded, 0 cached, 1 failed, 1 skipped"), "{err}");
 }
 
 #[test]
 fn run_of_a_pipeline_with_standard_components_explains_they_are_not_built_yet() {
-    let out = mlp(&["run", "examples/taxi/pipeline.mlp"], &root());
+    let store = tempdir().join("store");
+    let out = mlp(&["run", "examples/taxi/pipeline.mlp", "--store", store.to_str().unwrap()], &root());
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
     assert!(err.contains("the standard-library component `std/"), "{err}");

@@ -10,15 +10,23 @@
 //! branches go on; every failure is reported at the end. Canceling (Ctrl-C) stops running steps
 //! within an epoch tick and skips the rest.
 //!
-//! Artifacts pass between steps in memory here; the artifact and lineage stores, caching and
-//! resume build on this.
+//! With a store (`RunOptions::store`), every run, execution and artifact is recorded in the
+//! lineage store, outputs are written to the artifact store before their execution is marked
+//! complete, and a step whose cache key (component digest, parameters, grants, input digests,
+//! WIT version) matches a completed execution reuses its outputs. A step that re-runs and
+//! produces the same bytes leaves its dependents' keys unchanged, so they stay cached. After a
+//! crash, running again reuses every completed step; runs a dead process left running are
+//! settled as canceled when the store is opened.
 
 use crate::host::{
-    Grant, Host, InputArtifact, LoadError, LoadedComponent, StepError, StepErrorKind, StepEvent, StepRun,
+    Grant, Host, InputArtifact, LoadError, LoadedComponent, StepError, StepErrorKind, StepEvent, StepOutput, StepRun,
 };
-use mlp_kernels::data::{ArtifactData, Part};
+use mlp_kernels::data::ArtifactData;
 use mlp_lang::ir::{Ir, IrExpr, Step, Value};
 use mlp_lang::syntax::ast::{BinOp, UnOp};
+pub use mlp_store::artifact_digest;
+use mlp_store::artifacts::{ArtifactStore, StoredArtifact};
+use mlp_store::lineage::{ArtifactId, ExecutionId, ExecutionSpec, LineageError, LineageStore, RunId, RunState};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,6 +58,14 @@ pub enum PrepareError {
         /// What differs.
         mismatch: String,
     },
+    /// The store could not be opened or written.
+    #[error("store `{}`: {message}", root.display())]
+    Store {
+        /// The store root.
+        root: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
     /// The async runtime could not start.
     #[error("cannot start the executor: {0}")]
     Runtime(String),
@@ -73,6 +89,7 @@ impl PrepareError {
         match self {
             PrepareError::Load { error, .. } => error.help(),
             PrepareError::Signature { .. } => "make the component's `describe` and its `component` block in the .mlp file agree (names, artifact types, parameters), then rebuild".into(),
+            PrepareError::Store { .. } => "run `mlp doctor` on the store, or pass another folder with --store".into(),
             PrepareError::Runtime(_) => "the machine refused a thread; free some resources and run again".into(),
             PrepareError::Stdlib { .. } => "`mlp check` and `mlp graph` work on it; running it needs the standard components, which come with the tabular issues of mlp's roadmap".into(),
         }
@@ -84,6 +101,8 @@ impl PrepareError {
 pub enum StepStatus {
     /// It ran and produced its outputs.
     Succeeded,
+    /// It did not run: an earlier execution with the same cache key produced its outputs.
+    Cached,
     /// It failed (after its retries).
     Failed(StepError),
     /// It did not run: its condition was false, or an input it needs was not produced.
@@ -107,6 +126,8 @@ pub struct StepReport {
     pub events: Vec<StepEvent>,
     /// What the step wrote to standard error.
     pub stderr: String,
+    /// Its execution in the lineage store, when the run has a store.
+    pub execution: Option<ExecutionId>,
 }
 
 /// The report of a pipeline run.
@@ -116,6 +137,8 @@ pub struct RunReport {
     pub steps: Vec<StepReport>,
     /// Whether the run was canceled.
     pub canceled: bool,
+    /// The run in the lineage store, when the run has a store.
+    pub run: Option<RunId>,
 }
 
 impl RunReport {
@@ -229,6 +252,12 @@ pub struct RunOptions {
     /// Whether Ctrl-C (SIGINT) cancels the run. For the command line; an embedder that owns
     /// its signals leaves it off and sets `cancel` itself.
     pub ctrl_c: bool,
+    /// The store (artifact folders and lineage database) to record the run in and reuse
+    /// results from. `None`: artifacts live in memory only and nothing is reused.
+    pub store: Option<PathBuf>,
+    /// Whether a step may reuse the outputs of an earlier execution with the same cache key
+    /// (`--no-cache` turns it off; a step's `cache off` turns it off for that step).
+    pub use_cache: bool,
 }
 
 impl Default for RunOptions {
@@ -237,6 +266,8 @@ impl Default for RunOptions {
             parallelism: std::thread::available_parallelism().map_or(1, |n| n.get()),
             cancel: Arc::new(AtomicBool::new(false)),
             ctrl_c: false,
+            store: None,
+            use_cache: true,
         }
     }
 }
@@ -248,10 +279,46 @@ enum Slot {
     Done,
 }
 
+/// What a blocking task hands back to the scheduler.
+enum Outcome {
+    /// One attempt ran: its result, and its outputs as stored (when there is a store).
+    Ran(usize, Result<(StepOutput, Vec<(String, StoredArtifact)>), StepError>),
+    /// A cached step's outputs were read back from the artifact store (or could not be).
+    Loaded(usize, Result<Vec<(String, ArtifactData, String)>, String>),
+}
+
+/// The cache key of a step: the component's bytes (digest), the resolved parameters, the
+/// grants, the content digests of the inputs by port, and the host's WIT version.
+pub fn cache_key(component_digest: &str, request: &StepRun) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"mlp-cache-v1\0");
+    h.update(crate::host::ABI_VERSION.as_bytes());
+    h.update(b"\0");
+    h.update(component_digest.as_bytes());
+    h.update(b"\0");
+    h.update(request.params_json.as_bytes());
+    h.update(b"\0");
+    let mut grants: Vec<String> = request.grants.iter().map(|g| format!("{g:?}")).collect();
+    grants.sort();
+    for g in grants {
+        h.update(g.as_bytes());
+        h.update(b"\0");
+    }
+    for (port, a) in &request.inputs {
+        h.update(port.as_bytes());
+        h.update(b"=");
+        h.update(a.digest.as_bytes());
+        h.update(b"\0");
+    }
+    format!("blake3:{}", h.finalize().to_hex())
+}
+
 /// Runs `ir`: [`prepare`], then the steps as their inputs become ready, up to
-/// `options.parallelism` at once, each attempt on tokio's blocking pool. A failed step (after
-/// its retries) skips its dependents; independent branches go on, and every failure is in the
-/// report. `progress` hears of each step, always from the calling thread.
+/// `options.parallelism` at once, each attempt on tokio's blocking pool. With a store, every
+/// execution and artifact is recorded, and a step whose cache key matches a completed execution
+/// reuses its outputs instead of running. A failed step (after its retries) skips its
+/// dependents; independent branches go on, and every failure is in the report. `progress`
+/// hears of each step, always from the calling thread.
 pub fn run(
     host: &Arc<Host>,
     ir: &Ir,
@@ -260,22 +327,63 @@ pub fn run(
     progress: &mut dyn FnMut(Progress<'_>),
 ) -> Result<RunReport, Vec<PrepareError>> {
     let components = prepare(host, ir, root_dir)?;
+    let store = match &options.store {
+        Some(root) => Some(open_store(root).map_err(|e| vec![e])?),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .max_blocking_threads(options.parallelism.max(1))
         .enable_all()
         .build()
         .map_err(|e| vec![PrepareError::Runtime(e.to_string())])?;
-    Ok(runtime.block_on(schedule(host, ir, root_dir, &components, options, progress)))
+    runtime.block_on(schedule(host, ir, root_dir, &components, options, store, progress)).map_err(|e| vec![e])
 }
 
+/// Opens the store, and settles runs that a process which died left running: their running
+/// executions and the runs themselves become canceled.
+fn open_store(root: &Path) -> Result<(Arc<ArtifactStore>, LineageStore), PrepareError> {
+    let err = |e: String| PrepareError::Store { root: root.to_path_buf(), message: e };
+    let artifacts = ArtifactStore::open(root).map_err(|e| err(e.to_string()))?;
+    let mut lineage = LineageStore::open(root).map_err(|e| err(e.to_string()))?;
+    for stale in lineage.stale_runs().map_err(|e| err(e.to_string()))? {
+        lineage.recover_interrupted(stale.id).map_err(|e| err(e.to_string()))?;
+        lineage.finish_run(stale.id, RunState::Canceled).map_err(|e| err(e.to_string()))?;
+    }
+    Ok((Arc::new(artifacts), lineage))
+}
+
+/// What the scheduler knows of a produced artifact.
+#[derive(Clone)]
+struct Produced {
+    artifact: InputArtifact,
+    id: Option<ArtifactId>,
+}
+
+// Step errors carry the step's log and standard error for the user (see `Host::run`).
+#[allow(clippy::result_large_err)]
 async fn schedule(
     host: &Arc<Host>,
     ir: &Ir,
     root_dir: &Path,
     components: &[Arc<LoadedComponent>],
     options: &RunOptions,
+    mut store: Option<(Arc<ArtifactStore>, LineageStore)>,
     progress: &mut dyn FnMut(Progress<'_>),
-) -> RunReport {
+) -> Result<RunReport, PrepareError> {
+    let store_err = |e: LineageError| PrepareError::Store {
+        root: options.store.clone().unwrap_or_default(),
+        message: e.to_string(),
+    };
+    let run_id = match &mut store {
+        Some((_, lineage)) => {
+            let props = serde_json::json!({
+                "pipeline": ir.pipeline,
+                "params": serde_json::from_str::<serde_json::Value>(&params_json(&ir.params, root_dir)).unwrap_or_default(),
+            });
+            Some(lineage.begin_run(&ir.pipeline, &props).map_err(store_err)?)
+        }
+        None => None,
+    };
     let index: HashMap<&str, usize> = ir.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), i)).collect();
     let mut deps: Vec<Vec<usize>> = vec![Vec::new(); ir.steps.len()];
     for e in &ir.edges {
@@ -283,20 +391,30 @@ async fn schedule(
             deps[to].push(from);
         }
     }
-    let mut slots: Vec<Slot> = ir.steps.iter().map(|_| Slot::Waiting).collect();
-    let mut reports: Vec<Option<StepReport>> = ir.steps.iter().map(|_| None).collect();
-    let mut produced: HashMap<(String, String), InputArtifact> = HashMap::new();
+    let n = ir.steps.len();
+    let mut slots: Vec<Slot> = (0..n).map(|_| Slot::Waiting).collect();
+    let mut reports: Vec<Option<StepReport>> = (0..n).map(|_| None).collect();
+    let mut requests: Vec<Option<StepRun>> = (0..n).map(|_| None).collect();
+    let mut attempts = vec![0u32; n];
+    let mut executions: Vec<Option<ExecutionId>> = vec![None; n];
+    let mut keys: Vec<Option<String>> = vec![None; n];
+    let mut produced: HashMap<(String, String), Produced> = HashMap::new();
     let mut how: HashMap<String, &'static str> = HashMap::new();
     let mut running = tokio::task::JoinSet::new();
     let parallelism = options.parallelism.max(1);
     let mut canceled = false;
+    let mut retry: Vec<usize> = Vec::new();
+    // Steps whose cached outputs could not be read back; they run instead.
+    let mut skip_cache = vec![false; n];
     loop {
         if !canceled && options.cancel.load(Ordering::Relaxed) {
             canceled = true;
         }
         // Start (or settle) every step whose dependencies are done, in the IR's order.
-        for i in 0..ir.steps.len() {
-            if !matches!(slots[i], Slot::Waiting) || !deps[i].iter().all(|&d| matches!(slots[d], Slot::Done)) {
+        let candidates: Vec<usize> = retry.drain(..).chain(0..n).collect();
+        for i in candidates {
+            let waiting = matches!(slots[i], Slot::Waiting) && deps[i].iter().all(|&d| matches!(slots[d], Slot::Done));
+            if !waiting || running.len() >= parallelism && requests[i].is_some() {
                 continue;
             }
             let step = &ir.steps[i];
@@ -308,41 +426,121 @@ async fn schedule(
                 slots[i] = Slot::Done;
                 continue;
             }
-            match ready(step, &components[i], &produced, &how, root_dir, &options.cancel) {
-                Err(reason) => {
-                    let r = skipped(step, reason);
-                    progress(Progress::Finished(&r));
-                    how.insert(step.id.clone(), "was skipped");
-                    reports[i] = Some(r);
-                    slots[i] = Slot::Done;
+            if requests[i].is_none() {
+                let view: HashMap<(String, String), InputArtifact> =
+                    produced.iter().map(|(k, p)| (k.clone(), p.artifact.clone())).collect();
+                match ready(step, &components[i], &view, &how, root_dir, &options.cancel) {
+                    Err(reason) => {
+                        let r = skipped(step, reason);
+                        progress(Progress::Finished(&r));
+                        how.insert(step.id.clone(), "was skipped");
+                        reports[i] = Some(r);
+                        slots[i] = Slot::Done;
+                        continue;
+                    }
+                    Ok(request) => {
+                        keys[i] = Some(cache_key(&components[i].digest, &request));
+                        requests[i] = Some(request);
+                    }
                 }
-                Ok(request) if running.len() < parallelism => {
-                    progress(Progress::Started(&step.id, 1));
-                    let (host, component, retries) = (host.clone(), components[i].clone(), step.retries);
-                    running.spawn_blocking(move || {
-                        let mut attempts = 0;
-                        loop {
-                            attempts += 1;
-                            match host.run(&component, request.clone()) {
-                                Err(e)
-                                    if attempts <= retries
-                                        && !matches!(e.kind, StepErrorKind::Setup | StepErrorKind::Canceled) =>
-                                {
-                                    continue;
+            }
+            if running.len() >= parallelism {
+                continue;
+            }
+            let (Some(request), Some(key)) = (requests[i].clone(), keys[i].clone()) else { continue };
+            let input_ids: Vec<(String, ArtifactId)> = step
+                .inputs
+                .iter()
+                .filter_map(|(port, input)| {
+                    let p = input.sources.iter().find_map(|s| produced.get(&(s.step.clone(), s.output.clone())))?;
+                    Some((port.clone(), p.id?))
+                })
+                .collect();
+            let inputs: Vec<(&str, ArtifactId)> = input_ids.iter().map(|(p, id)| (p.as_str(), *id)).collect();
+            let spec = ExecutionSpec {
+                step: &step.id,
+                component: &step.component,
+                component_digest: &components[i].digest,
+                parameters: &request.params_json,
+                cache_key: step.cache.then_some(key.as_str()),
+                attempt: attempts[i] + 1,
+                inputs: &inputs,
+            };
+            // A cache hit: record it and read the outputs back on the blocking pool.
+            if let (Some((artifacts, lineage)), Some(run)) = (&mut store, run_id)
+                && options.use_cache
+                && step.cache
+                && attempts[i] == 0
+                && !skip_cache[i]
+                && let Some(hit) = lineage.lookup_cache(&key).map_err(store_err)?
+                && hit.outputs.iter().all(|(_, a)| artifacts.contains(&a.digest))
+            {
+                let exec = lineage.record_cached(run, &spec, &hit).map_err(store_err)?;
+                executions[i] = Some(exec);
+                for (port, a) in &hit.outputs {
+                    produced.insert(
+                        (step.id.clone(), port.clone()),
+                        Produced {
+                            artifact: InputArtifact {
+                                data: Arc::new(ArtifactData::default()),
+                                digest: a.digest.clone(),
+                            },
+                            id: Some(a.id),
+                        },
+                    );
+                }
+                let artifacts = artifacts.clone();
+                let wanted: Vec<(String, String)> =
+                    hit.outputs.iter().map(|(p, a)| (p.clone(), a.digest.clone())).collect();
+                running.spawn_blocking(move || {
+                    let loaded = wanted
+                        .into_iter()
+                        .map(|(port, digest)| {
+                            artifacts.get(&digest).map(|d| (port, d, digest)).map_err(|e| e.to_string())
+                        })
+                        .collect::<Result<Vec<_>, _>>();
+                    Outcome::Loaded(i, loaded)
+                });
+                slots[i] = Slot::Running;
+                continue;
+            }
+            if let (Some((_, lineage)), Some(run)) = (&mut store, run_id) {
+                executions[i] = Some(lineage.start_execution(run, &spec).map_err(store_err)?);
+            }
+            attempts[i] += 1;
+            progress(Progress::Started(&step.id, attempts[i]));
+            let (host, component) = (host.clone(), components[i].clone());
+            let artifacts = store.as_ref().map(|(a, _)| a.clone());
+            running.spawn_blocking(move || {
+                let result = host.run(&component, request).and_then(|out| {
+                    let mut stored = Vec::new();
+                    if let Some(artifacts) = &artifacts {
+                        for (port, data) in &out.outputs {
+                            match artifacts.put(data) {
+                                Ok(s) => stored.push((port.clone(), s)),
+                                Err(e) => {
+                                    return Err(StepError {
+                                        step: component.info.name.clone(),
+                                        kind: StepErrorKind::Setup,
+                                        message: format!("cannot store output `{port}`: {e}"),
+                                        detail: None,
+                                        stderr: out.stderr.clone(),
+                                        events: out.events.clone(),
+                                    });
                                 }
-                                r => return (i, attempts, r),
                             }
                         }
-                    });
-                    slots[i] = Slot::Running;
-                }
-                Ok(_) => {}
-            }
+                    }
+                    Ok((out, stored))
+                });
+                Outcome::Ran(i, result)
+            });
+            slots[i] = Slot::Running;
         }
         if running.is_empty() {
             break;
         }
-        // Wake on a finished step, on Ctrl-C, or every 50 ms to notice a cancel request.
+        // Wake on a finished task, on Ctrl-C, or every 50 ms to notice a cancel request.
         let joined = tokio::select! {
             j = running.join_next() => j,
             _ = tokio::signal::ctrl_c(), if options.ctrl_c && !canceled => {
@@ -352,62 +550,117 @@ async fn schedule(
             _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
         };
         let Some(joined) = joined else { continue };
-        let (i, attempts, result) = match joined {
-            Ok(x) => x,
-            // A panic in the host while running a step: report it as that step's failure is not
-            // possible without its index, so stop here loudly; this is a bug in mlp.
-            Err(e) => panic!("a step's task failed: {e}"),
+        let outcome = match joined {
+            Ok(o) => o,
+            Err(e) => return Err(PrepareError::Runtime(format!("a step's task failed: {e}"))),
         };
-        let step = &ir.steps[i];
-        let r = match result {
-            Ok(out) => {
+        let lineage = store.as_mut().map(|(_, l)| l);
+        let r = match outcome {
+            Outcome::Loaded(i, Ok(parts)) => {
+                let step = &ir.steps[i];
                 let mut outputs = BTreeMap::new();
-                for (port, data) in out.outputs {
-                    let digest = artifact_digest(&data);
+                for (port, data, digest) in parts {
+                    let key = (step.id.clone(), port.clone());
+                    let id = produced.get(&key).and_then(|p| p.id);
                     let a = InputArtifact { data: Arc::new(data), digest };
-                    produced.insert((step.id.clone(), port.clone()), a.clone());
+                    produced.insert(key, Produced { artifact: a.clone(), id });
                     outputs.insert(port, a);
                 }
-                StepReport {
-                    id: step.id.clone(),
-                    status: StepStatus::Succeeded,
-                    attempts,
-                    elapsed: out.elapsed,
-                    outputs,
-                    events: out.events,
-                    stderr: out.stderr,
-                }
+                (i, finished(step, StepStatus::Cached, attempts[i], Duration::ZERO, outputs, Vec::new(), String::new()))
             }
-            Err(e) => {
-                how.insert(step.id.clone(), if e.kind == StepErrorKind::Canceled { "was canceled" } else { "failed" });
-                StepReport {
-                    id: step.id.clone(),
-                    attempts,
-                    elapsed: Duration::ZERO,
-                    outputs: BTreeMap::new(),
-                    events: e.events.clone(),
-                    stderr: e.stderr.clone(),
-                    status: StepStatus::Failed(e),
+            Outcome::Loaded(i, Err(message)) => {
+                // The cached outputs could not be read back: run the step instead.
+                let step = &ir.steps[i];
+                if let (Some(lineage), Some(exec)) = (lineage, executions[i]) {
+                    lineage
+                        .fail_execution(exec, &format!("cached outputs unreadable: {message}"))
+                        .map_err(store_err)?;
                 }
+                for port in step.outputs.keys() {
+                    produced.remove(&(step.id.clone(), port.clone()));
+                }
+                skip_cache[i] = true;
+                slots[i] = Slot::Waiting;
+                retry.push(i);
+                continue;
+            }
+            Outcome::Ran(i, Ok((out, stored))) => {
+                let step = &ir.steps[i];
+                let ids = match (lineage, executions[i]) {
+                    (Some(lineage), Some(exec)) => {
+                        let outs: Vec<(&str, &StoredArtifact)> = stored.iter().map(|(p, s)| (p.as_str(), s)).collect();
+                        lineage.complete_execution(exec, &outs).map_err(store_err)?
+                    }
+                    _ => Vec::new(),
+                };
+                let ids: HashMap<&str, ArtifactId> = stored.iter().map(|(p, _)| p.as_str()).zip(ids).collect();
+                let digests: HashMap<&str, &str> =
+                    stored.iter().map(|(p, s)| (p.as_str(), s.digest.as_str())).collect();
+                let mut outputs = BTreeMap::new();
+                for (port, data) in out.outputs {
+                    let digest = digests.get(port.as_str()).map_or_else(|| artifact_digest(&data), |d| d.to_string());
+                    let a = InputArtifact { data: Arc::new(data), digest };
+                    let id = ids.get(port.as_str()).copied();
+                    produced.insert((step.id.clone(), port.clone()), Produced { artifact: a.clone(), id });
+                    outputs.insert(port, a);
+                }
+                (i, finished(step, StepStatus::Succeeded, attempts[i], out.elapsed, outputs, out.events, out.stderr))
+            }
+            Outcome::Ran(i, Err(e)) => {
+                let step = &ir.steps[i];
+                let cancel = e.kind == StepErrorKind::Canceled;
+                if let (Some(lineage), Some(exec)) = (lineage, executions[i]) {
+                    if cancel {
+                        lineage.cancel_execution(exec, &e.message).map_err(store_err)?;
+                    } else {
+                        lineage.fail_execution(exec, &e.message).map_err(store_err)?;
+                    }
+                }
+                let may_retry = attempts[i] <= step.retries && !cancel && e.kind != StepErrorKind::Setup;
+                if may_retry && !canceled {
+                    slots[i] = Slot::Waiting;
+                    retry.push(i);
+                    continue;
+                }
+                how.insert(step.id.clone(), if cancel { "was canceled" } else { "failed" });
+                let (events, stderr) = (e.events.clone(), e.stderr.clone());
+                (i, finished(step, StepStatus::Failed(e), attempts[i], Duration::ZERO, BTreeMap::new(), events, stderr))
             }
         };
+        let (i, mut r) = r;
+        r.execution = executions[i];
         progress(Progress::Finished(&r));
         reports[i] = Some(r);
         slots[i] = Slot::Done;
     }
-    RunReport { steps: reports.into_iter().flatten().collect(), canceled }
+    let report = RunReport { steps: reports.into_iter().flatten().collect(), canceled, run: run_id };
+    if let (Some((_, lineage)), Some(run)) = (&mut store, run_id) {
+        let state = if canceled {
+            RunState::Canceled
+        } else if report.failures().next().is_some() {
+            RunState::Failed
+        } else {
+            RunState::Complete
+        };
+        lineage.finish_run(run, state).map_err(store_err)?;
+    }
+    Ok(report)
+}
+
+fn finished(
+    step: &Step,
+    status: StepStatus,
+    attempts: u32,
+    elapsed: Duration,
+    outputs: BTreeMap<String, InputArtifact>,
+    events: Vec<StepEvent>,
+    stderr: String,
+) -> StepReport {
+    StepReport { id: step.id.clone(), status, attempts, elapsed, outputs, events, stderr, execution: None }
 }
 
 fn skipped(step: &Step, reason: String) -> StepReport {
-    StepReport {
-        id: step.id.clone(),
-        status: StepStatus::Skipped(reason),
-        attempts: 0,
-        elapsed: Duration::ZERO,
-        outputs: BTreeMap::new(),
-        events: Vec::new(),
-        stderr: String::new(),
-    }
+    finished(step, StepStatus::Skipped(reason), 0, Duration::ZERO, BTreeMap::new(), Vec::new(), String::new())
 }
 
 /// The request to run `step` now that its dependencies are done, or why it does not run.
@@ -490,33 +743,6 @@ pub fn params_json(params: &BTreeMap<String, Value>, root_dir: &Path) -> String 
     }
     let fixed: BTreeMap<&String, Value> = params.iter().map(|(k, v)| (k, fix(v, root_dir))).collect();
     serde_json::to_string(&fixed).unwrap_or_else(|_| "{}".into())
-}
-
-/// `blake3:HEX` over an artifact's content: its type, each part (name, kind, bytes; tables as
-/// Arrow IPC streams) in name order, and its properties as canonical JSON.
-pub fn artifact_digest(a: &ArtifactData) -> String {
-    let mut h = blake3::Hasher::new();
-    h.update(b"mlp-artifact-v1\0");
-    h.update(a.artifact_type.as_bytes());
-    h.update(b"\0");
-    for (name, part) in &a.parts {
-        h.update(name.as_bytes());
-        match part {
-            Part::Table(t) => {
-                h.update(b"\0table\0");
-                let bytes = mlp_kernels::to_ipc(t).unwrap_or_default();
-                h.update(&(bytes.len() as u64).to_le_bytes());
-                h.update(&bytes);
-            }
-            Part::Blob(b) => {
-                h.update(b"\0blob\0");
-                h.update(&(b.len() as u64).to_le_bytes());
-                h.update(b);
-            }
-        }
-    }
-    h.update(serde_json::to_string(&a.properties).unwrap_or_default().as_bytes());
-    format!("blake3:{}", h.finalize().to_hex())
 }
 
 /// Evaluates a `when` condition over the artifacts produced so far. Supports literals, `and`,

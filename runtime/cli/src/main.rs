@@ -5,6 +5,7 @@
 //! command could not run (bad arguments, unreadable files).
 
 mod run;
+mod store;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -77,6 +78,65 @@ enum Command {
         /// Most steps running at once (default: the number of cores).
         #[arg(long, short = 'j', value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
+        /// The store for artifacts and lineage (default: `.mlp` beside the pipeline).
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Run every step, reusing nothing from earlier runs (results are still recorded).
+        #[arg(long)]
+        no_cache: bool,
+    },
+    /// List the runs in a store, or show one with its steps and artifacts.
+    Runs {
+        /// A run id: show that run.
+        id: Option<i64>,
+        /// The store (default: `.mlp` in the current folder).
+        #[arg(long, default_value = ".mlp")]
+        store: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The lineage of an artifact: what it was made from (or, with --downstream, what was made
+    /// from it).
+    Lineage {
+        /// An artifact id or digest (a unique prefix of the hex is enough).
+        artifact: String,
+        /// Follow the artifact downstream instead.
+        #[arg(long)]
+        downstream: bool,
+        /// `tree` or `dot`.
+        #[arg(long, value_enum, default_value_t = LineageFormat::Tree)]
+        format: LineageFormat,
+        /// The store (default: `.mlp` in the current folder).
+        #[arg(long, default_value = ".mlp")]
+        store: PathBuf,
+    },
+    /// List, print and export stored artifacts.
+    Artifacts {
+        #[command(subcommand)]
+        command: store::ArtifactsCommand,
+        /// The store (default: `.mlp` in the current folder).
+        #[arg(long, default_value = ".mlp", global = true)]
+        store: PathBuf,
+        /// Print JSON (for `ls`).
+        #[arg(long, global = true)]
+        json: bool,
+    },
+    /// Check a store's integrity: database, artifact files, leftovers of interrupted runs.
+    Doctor {
+        /// Repair what can be repaired: remove leftovers, quarantine damaged artifacts, settle
+        /// runs a dead process left running.
+        #[arg(long)]
+        fix: bool,
+        /// Also recompute every artifact's digest from its content (slower).
+        #[arg(long)]
+        deep: bool,
+        /// The store (default: `.mlp` in the current folder).
+        #[arg(long, default_value = ".mlp")]
+        store: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Work with plugins.
     Plugin {
@@ -104,6 +164,12 @@ enum PluginCommand {
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LineageFormat {
+    Tree,
+    Dot,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -173,7 +239,15 @@ fn main() -> ExitCode {
             }
             if check && !changed.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS }
         }
-        Command::Run { file, set, show, rows, jobs } => run::run(&file, &set, &show, rows, jobs.map(usize::from)),
+        Command::Run { file, set, show, rows, jobs, store, no_cache } => {
+            run::run(&file, &set, &show, rows, run::Settings { jobs: jobs.map(usize::from), store, no_cache })
+        }
+        Command::Runs { id, store, json } => store::runs(&store, id, json),
+        Command::Lineage { artifact, downstream, format, store } => {
+            store::lineage_cmd(&store, &artifact, downstream, matches!(format, LineageFormat::Dot))
+        }
+        Command::Artifacts { command, store, json } => store::artifacts_cmd(&store, command, json),
+        Command::Doctor { fix, deep, store, json } => store::doctor(&store, fix, deep, json),
         Command::Plugin { command: PluginCommand::New { name, dir, sdk } } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
             let sdk = sdk.unwrap_or_else(|| PathBuf::from(mlp_guests::SDK_DIR));

@@ -11,7 +11,17 @@ use mlp_runtime::run::{Progress, RunOptions, RunReport, StepStatus};
 use std::path::Path;
 use std::process::ExitCode;
 
-pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize, jobs: Option<usize>) -> ExitCode {
+/// How `mlp run` runs.
+pub(crate) struct Settings {
+    /// `-j`.
+    pub jobs: Option<usize>,
+    /// `--store`.
+    pub store: Option<std::path::PathBuf>,
+    /// `--no-cache`.
+    pub no_cache: bool,
+}
+
+pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize, settings: Settings) -> ExitCode {
     let Some(checked) = load(file, set) else { return ExitCode::from(2) };
     report(&checked, Format::Human);
     let Some(ir) = checked.ir.as_ref().filter(|_| !checked.has_errors()) else { return ExitCode::from(1) };
@@ -35,9 +45,12 @@ pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize, job
     };
     let root = mlp_runtime::run::pipeline_dir(file);
     let started = std::time::Instant::now();
+    let store = settings.store.unwrap_or_else(|| root.join(mlp_store::DEFAULT_DIR));
     let options = RunOptions {
-        parallelism: jobs.unwrap_or(RunOptions::default().parallelism),
+        parallelism: settings.jobs.unwrap_or(RunOptions::default().parallelism),
         ctrl_c: true,
+        store: Some(store.clone()),
+        use_cache: !settings.no_cache,
         ..RunOptions::default()
     };
     let result = mlp_runtime::run::run(&host, ir, &root, &options, &mut |p| print_progress(&p));
@@ -57,6 +70,9 @@ pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize, job
         }
     }
     summary(&report, started.elapsed());
+    if let Some(run) = report.run {
+        eprintln!("recorded as run {run} in {} (`mlp runs {run} --store {}`)", store.display(), store.display());
+    }
     if report.canceled {
         eprintln!("canceled: steps that had not finished were stopped");
         return ExitCode::from(130);
@@ -78,24 +94,9 @@ fn print_progress(p: &Progress<'_>) {
             }
             match &r.status {
                 StepStatus::Succeeded => {
-                    let outs: Vec<String> = r
-                        .outputs
-                        .iter()
-                        .map(|(port, a)| {
-                            let parts: Vec<String> = a
-                                .data
-                                .parts
-                                .iter()
-                                .map(|(name, part)| match part {
-                                    Part::Table(t) => format!("{name}: {} rows", t.num_rows()),
-                                    Part::Blob(b) => format!("{name}: {} bytes", b.len()),
-                                })
-                                .collect();
-                            format!("{port}: {} [{}]", a.data.artifact_type, parts.join(", "))
-                        })
-                        .collect();
-                    eprintln!("ok    {} ({:.1} ms) {}", r.id, r.elapsed.as_secs_f64() * 1e3, outs.join("; "));
+                    eprintln!("ok    {} ({:.1} ms) {}", r.id, r.elapsed.as_secs_f64() * 1e3, outputs_line(r));
                 }
+                StepStatus::Cached => eprintln!("cache {} {}", r.id, outputs_line(r)),
                 StepStatus::Skipped(why) => eprintln!("skip  {}: {why}", r.id),
                 StepStatus::Failed(e) => {
                     eprintln!("FAIL  {}: {}", r.id, e.message);
@@ -117,13 +118,35 @@ fn print_progress(p: &Progress<'_>) {
     }
 }
 
+/// `port: Type [part: N rows, ...]` for each output of a step.
+fn outputs_line(r: &mlp_runtime::run::StepReport) -> String {
+    let outs: Vec<String> = r
+        .outputs
+        .iter()
+        .map(|(port, a)| {
+            let parts: Vec<String> = a
+                .data
+                .parts
+                .iter()
+                .map(|(name, part)| match part {
+                    Part::Table(t) => format!("{name}: {} rows", t.num_rows()),
+                    Part::Blob(b) => format!("{name}: {} bytes", b.len()),
+                })
+                .collect();
+            format!("{port}: {} [{}]", a.data.artifact_type, parts.join(", "))
+        })
+        .collect();
+    outs.join("; ")
+}
+
 fn summary(report: &RunReport, elapsed: std::time::Duration) {
     let n = |f: fn(&StepStatus) -> bool| report.steps.iter().filter(|s| f(&s.status)).count();
     let ok = n(|s| matches!(s, StepStatus::Succeeded));
+    let cached = n(|s| matches!(s, StepStatus::Cached));
     let failed = n(|s| matches!(s, StepStatus::Failed(_)));
     let skipped = n(|s| matches!(s, StepStatus::Skipped(_)));
     eprintln!(
-        "{}: {ok} step{} succeeded, {failed} failed, {skipped} skipped in {:.2} s",
+        "{}: {ok} step{} succeeded, {cached} cached, {failed} failed, {skipped} skipped in {:.2} s",
         if failed == 0 { "done" } else { "failed" },
         plural(ok),
         elapsed.as_secs_f64()
@@ -136,10 +159,15 @@ fn show_artifact(report: &RunReport, step: &str, port: &str, rows: usize) {
         return;
     };
     println!("{step}.{port}: {} {}", a.data.artifact_type, a.digest);
-    for (k, v) in &a.data.properties {
+    print_artifact(&a.data, rows);
+}
+
+/// An artifact's properties and parts, tables as text.
+pub(crate) fn print_artifact(data: &mlp_kernels::data::ArtifactData, rows: usize) {
+    for (k, v) in &data.properties {
         println!("  {k} = {v}");
     }
-    for (name, part) in &a.data.parts {
+    for (name, part) in &data.parts {
         match part {
             Part::Table(t) => {
                 println!("\n[{name}] {} rows", t.num_rows());

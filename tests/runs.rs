@@ -1,0 +1,250 @@
+//! Runs recorded in a store, end to end through the `mlp` binary: caching and early cutoff,
+//! resuming after `kill -9`, Ctrl-C, and the commands that read the store (`runs`, `lineage`,
+//! `artifacts`, `doctor`).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn mlp(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlp")).args(args).current_dir(dir).env("NO_COLOR", "1").output().expect("run mlp")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// A folder holding `pipeline.mlp` (with `EXAMPLES` and `GUESTS` filled in) and its store.
+fn project(name: &str, pipeline: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mlp-runs-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let examples = repo().join("plugins/examples/components.mlp");
+    let text = pipeline
+        .replace("EXAMPLES", &examples.to_string_lossy())
+        .replace("GUESTS", &repo().join("plugins/target/wasm32-wasip2/release").to_string_lossy());
+    std::fs::write(dir.join("pipeline.mlp"), text).unwrap();
+    dir
+}
+
+/// Lines `ok`, `cache`, `skip`, `FAIL` of a run's progress, as `(status, step)`.
+fn statuses(stderr: &str) -> Vec<(String, String)> {
+    stderr
+        .lines()
+        .filter_map(|l| {
+            let (status, rest) = l.split_once(' ')?;
+            matches!(status, "ok" | "cache" | "skip" | "FAIL")
+                .then(|| (status.to_string(), rest.trim_start().split([' ', ':']).next().unwrap_or("").to_string()))
+        })
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+const QUICK: &str = r#"
+import "EXAMPLES" as ex
+param rows: int = 2000
+param keep: string = "x > 2.5"
+step data = ex.generate { rows = rows }
+step kept = ex.filter_rows { examples = data.out, where = keep }
+step stats = ex.column_stats { examples = kept.out }
+"#;
+
+#[test]
+fn an_unchanged_step_is_not_run_again_and_a_change_reruns_only_what_depends_on_it() {
+    let dir = project("cache", QUICK);
+    let first = mlp(&["run", "pipeline.mlp"], &dir);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert_eq!(statuses(&text(&first.stderr)), pairs(&[("ok", "data"), ("ok", "kept"), ("ok", "stats")]));
+
+    let second = mlp(&["run", "pipeline.mlp"], &dir);
+    assert_eq!(statuses(&text(&second.stderr)), pairs(&[("cache", "data"), ("cache", "kept"), ("cache", "stats")]));
+    assert!(text(&second.stderr).contains("done: 0 steps succeeded, 3 cached, 0 failed, 0 skipped"));
+
+    let changed = mlp(&["run", "pipeline.mlp", "--set", "keep=\"x > 5\""], &dir);
+    assert_eq!(statuses(&text(&changed.stderr)), pairs(&[("cache", "data"), ("ok", "kept"), ("ok", "stats")]));
+
+    let forced = mlp(&["run", "pipeline.mlp", "--no-cache"], &dir);
+    assert_eq!(statuses(&text(&forced.stderr)), pairs(&[("ok", "data"), ("ok", "kept"), ("ok", "stats")]));
+
+    // Four runs, all complete; the cached run's executions point at the ones they reused.
+    let runs = mlp(&["runs", "--json"], &dir);
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    assert!(runs.iter().all(|r| r["state"] == "complete"), "{runs:?}");
+    let second_run = runs.iter().find(|r| r["name"] == "pipeline.mlp#2").unwrap()["id"].as_i64().unwrap();
+    let detail = mlp(&["runs", &second_run.to_string(), "--json"], &dir);
+    let detail: serde_json::Value = serde_json::from_slice(&detail.stdout).unwrap();
+    let execs = detail["executions"].as_array().unwrap();
+    assert_eq!(execs.len(), 3);
+    assert!(execs.iter().all(|e| e["state"] == "cached" && e["cached_from"].is_i64()), "{execs:?}");
+}
+
+/// Early cutoff: a step that must run (`cache off`) but produces the same bytes leaves its
+/// dependents cached.
+#[test]
+fn a_rerun_step_with_identical_output_keeps_its_dependents_cached() {
+    let dir = project(
+        "cutoff",
+        r#"
+import "EXAMPLES" as ex
+step data = ex.generate {
+  rows = 500
+  cache off
+}
+step stats = ex.column_stats { examples = data.out }
+"#,
+    );
+    let first = mlp(&["run", "pipeline.mlp"], &dir);
+    assert_eq!(statuses(&text(&first.stderr)), pairs(&[("ok", "data"), ("ok", "stats")]), "{}", text(&first.stderr));
+    let second = mlp(&["run", "pipeline.mlp"], &dir);
+    assert_eq!(
+        statuses(&text(&second.stderr)),
+        pairs(&[("ok", "data"), ("cache", "stats")]),
+        "{}",
+        text(&second.stderr)
+    );
+}
+
+const SLOW: &str = r#"
+import "EXAMPLES" as ex
+component probe {
+  wasm = "GUESTS/probe.wasm"
+  input examples: Examples?
+  param mode: string
+  param n: int = 0
+  output out: Statistics
+}
+param spins: int = 2000000000
+step data = ex.generate { rows = 1000 }
+step slow = probe { examples = data.out, mode = "calls", n = spins }
+step stats = ex.column_stats { examples = data.out }
+"#;
+
+/// Starts `mlp run` and waits until `data` has finished, returning the running child.
+fn start_until_data_done(dir: &Path) -> std::process::Child {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlp"))
+        .args(["run", "pipeline.mlp", "-j", "1"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    loop {
+        let line = lines.next().expect("mlp ended before `data` finished").unwrap();
+        seen.push(line.clone());
+        if line.starts_with("ok    data") {
+            break;
+        }
+        assert!(!line.starts_with("FAIL"), "{seen:?}");
+    }
+    // Keep draining stderr so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    child
+}
+
+#[test]
+fn after_kill_9_a_new_run_reuses_completed_steps_and_the_store_is_clean() {
+    let dir = project("kill", SLOW);
+    let mut child = start_until_data_done(&dir);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+
+    // The doctor sees the interrupted run; nothing is damaged.
+    let doctor = mlp(&["doctor", "--json"], &dir);
+    let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+    let damaged: Vec<_> = report["issues"].as_array().unwrap().iter().filter(|i| i["severity"] == "error").collect();
+    assert!(damaged.is_empty(), "{report}");
+
+    // Running again (with a shorter slow step) reuses `data`, settles the killed run, and
+    // leaves a clean store.
+    let again = mlp(&["run", "pipeline.mlp", "--set", "spins=1000"], &dir);
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    let got = statuses(&text(&again.stderr));
+    assert!(got.contains(&("cache".into(), "data".into())), "{got:?}");
+    assert!(got.contains(&("ok".into(), "slow".into())), "{got:?}");
+    let runs: serde_json::Value = serde_json::from_slice(&mlp(&["runs", "--json"], &dir).stdout).unwrap();
+    let states: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
+    assert!(states.contains(&"canceled") && states.contains(&"complete"), "{states:?}");
+    let doctor = mlp(&["doctor"], &dir);
+    assert_eq!(doctor.status.code(), Some(0), "{}", text(&doctor.stdout));
+    assert!(text(&doctor.stdout).contains("clean: "), "{}", text(&doctor.stdout));
+}
+
+#[test]
+fn ctrl_c_cancels_the_run_and_records_it_as_canceled() {
+    let dir = project("sigint", SLOW);
+    let mut child = start_until_data_done(&dir);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    let runs: serde_json::Value = serde_json::from_slice(&mlp(&["runs", "--json"], &dir).stdout).unwrap();
+    assert_eq!(runs[0]["state"], "canceled", "{runs}");
+    let id = runs[0]["id"].as_i64().unwrap().to_string();
+    let detail: serde_json::Value = serde_json::from_slice(&mlp(&["runs", &id, "--json"], &dir).stdout).unwrap();
+    let state = |step: &str| {
+        detail["executions"].as_array().unwrap().iter().find(|e| e["step"] == step).map(|e| e["state"].clone())
+    };
+    assert_eq!(state("data"), Some(serde_json::json!("complete")));
+    assert_eq!(state("slow"), Some(serde_json::json!("canceled")));
+    let doctor = mlp(&["doctor"], &dir);
+    assert_eq!(doctor.status.code(), Some(0), "{}", text(&doctor.stdout));
+}
+
+#[test]
+fn lineage_artifacts_and_doctor_read_the_store() {
+    let dir = project("read", QUICK);
+    let run = mlp(&["run", "pipeline.mlp"], &dir);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+
+    let ls = text(&mlp(&["artifacts", "ls"], &dir).stdout);
+    let stats_line = ls.lines().find(|l| l.contains("Statistics")).expect("a Statistics artifact");
+    let digest = stats_line.split_whitespace().next().unwrap().to_string();
+    assert_eq!(ls.lines().count(), 3, "{ls}");
+
+    let tree = text(&mlp(&["lineage", &digest[7..19]], &dir).stdout);
+    let order: Vec<&str> = ["step `stats`", "step `kept`", "step `data`"].into_iter().collect();
+    let at: Vec<usize> = order.iter().map(|s| tree.find(s).unwrap_or_else(|| panic!("{s} in {tree}"))).collect();
+    assert!(at[0] < at[1] && at[1] < at[2], "{tree}");
+    let dot = text(&mlp(&["lineage", &digest, "--format", "dot"], &dir).stdout);
+    assert!(dot.starts_with("digraph lineage {"), "{dot}");
+
+    let show = text(&mlp(&["artifacts", "show", &digest, "--rows", "1"], &dir).stdout);
+    assert!(show.starts_with(&format!("{digest}: Statistics")), "{show}");
+    assert!(show.contains("[train] 5 rows\ncolumn"), "{show}");
+
+    let out = dir.join("export");
+    let export = mlp(&["artifacts", "export", &digest, out.to_str().unwrap(), "--format", "csv"], &dir);
+    assert_eq!(export.status.code(), Some(0), "{}", text(&export.stderr));
+    let csv = std::fs::read_to_string(out.join("train.csv")).unwrap();
+    assert!(csv.starts_with("column,count,nulls,mean,std_dev,min,max,zeros,avg_length,median,distinct\nid,"), "{csv}");
+
+    let unknown = mlp(&["lineage", "ffffffffffff"], &dir);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        text(&unknown.stderr).contains("no artifact with id or digest `ffffffffffff`"),
+        "{}",
+        text(&unknown.stderr)
+    );
+
+    let missing = mlp(&["runs", "--store", "nowhere"], &dir);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("no mlp store at `nowhere`"), "{}", text(&missing.stderr));
+
+    let doctor = mlp(&["doctor"], &dir);
+    assert_eq!(doctor.status.code(), Some(0), "{}", text(&doctor.stdout));
+}
