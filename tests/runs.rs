@@ -80,7 +80,7 @@ fn an_unchanged_step_is_not_run_again_and_a_change_reruns_only_what_depends_on_i
     assert_eq!(runs.len(), 4);
     assert!(runs.iter().all(|r| r["state"] == "complete"), "{runs:?}");
     let second_run = runs.iter().find(|r| r["name"] == "pipeline.mlp#2").unwrap()["id"].as_i64().unwrap();
-    let detail = mlp(&["runs", &second_run.to_string(), "--json"], &dir);
+    let detail = mlp(&["runs", "show", &second_run.to_string(), "--json"], &dir);
     let detail: serde_json::Value = serde_json::from_slice(&detail.stdout).unwrap();
     let execs = detail["executions"].as_array().unwrap();
     assert_eq!(execs.len(), 3);
@@ -195,7 +195,8 @@ fn ctrl_c_cancels_the_run_and_records_it_as_canceled() {
     let runs: serde_json::Value = serde_json::from_slice(&mlp(&["runs", "--json"], &dir).stdout).unwrap();
     assert_eq!(runs[0]["state"], "canceled", "{runs}");
     let id = runs[0]["id"].as_i64().unwrap().to_string();
-    let detail: serde_json::Value = serde_json::from_slice(&mlp(&["runs", &id, "--json"], &dir).stdout).unwrap();
+    let detail: serde_json::Value =
+        serde_json::from_slice(&mlp(&["runs", "show", &id, "--json"], &dir).stdout).unwrap();
     let state = |step: &str| {
         detail["executions"].as_array().unwrap().iter().find(|e| e["step"] == step).map(|e| e["state"].clone())
     };
@@ -203,6 +204,11 @@ fn ctrl_c_cancels_the_run_and_records_it_as_canceled() {
     assert_eq!(state("slow"), Some(serde_json::json!("canceled")));
     let doctor = mlp(&["doctor"], &dir);
     assert_eq!(doctor.status.code(), Some(0), "{}", text(&doctor.stdout));
+}
+
+fn last_run(dir: &Path) -> String {
+    let runs: serde_json::Value = serde_json::from_slice(&mlp(&["runs", "--json"], dir).stdout).unwrap();
+    runs[0]["id"].to_string()
 }
 
 #[test]
@@ -244,6 +250,12 @@ fn lineage_artifacts_and_doctor_read_the_store() {
     let missing = mlp(&["runs", "--store", "nowhere"], &dir);
     assert_eq!(missing.status.code(), Some(2));
     assert!(text(&missing.stderr).contains("no mlp store at `nowhere`"), "{}", text(&missing.stderr));
+
+    let show = text(&mlp(&["runs", "show", &last_run(&dir)], &dir).stdout);
+    let steps: Vec<&str> = show.lines().filter(|l| l.contains(" attempt 1 ")).collect();
+    assert_eq!(steps.len(), 3, "{show}");
+    assert!(steps.iter().all(|l| l.contains(" complete ")), "{show}");
+    assert!(show.contains(&format!("output out          artifact 3 {digest}")), "{show}");
 
     let doctor = mlp(&["doctor"], &dir);
     assert_eq!(doctor.status.code(), Some(0), "{}", text(&doctor.stdout));

@@ -85,15 +85,16 @@ enum Command {
         #[arg(long)]
         no_cache: bool,
     },
-    /// List the runs in a store, or show one with its steps and artifacts.
+    /// List the runs in a store (`mlp runs`), or show one with its steps and artifacts
+    /// (`mlp runs show ID`).
     Runs {
-        /// A run id: show that run.
-        id: Option<i64>,
+        #[command(subcommand)]
+        command: Option<RunsCommand>,
         /// The store (default: `.mlp` in the current folder).
-        #[arg(long, default_value = ".mlp")]
+        #[arg(long, default_value = ".mlp", global = true)]
         store: PathBuf,
         /// Print JSON.
-        #[arg(long)]
+        #[arg(long, global = true)]
         json: bool,
     },
     /// The lineage of an artifact: what it was made from (or, with --downstream, what was made
@@ -163,6 +164,15 @@ enum PluginCommand {
         /// Path of the mlp-sdk crate (default: the SDK this mlp was built with).
         #[arg(long)]
         sdk: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RunsCommand {
+    /// Show a run: its steps, their states, inputs and outputs.
+    Show {
+        /// The run id (the first column of `mlp runs`).
+        id: i64,
     },
 }
 
@@ -242,7 +252,7 @@ fn main() -> ExitCode {
         Command::Run { file, set, show, rows, jobs, store, no_cache } => {
             run::run(&file, &set, &show, rows, run::Settings { jobs: jobs.map(usize::from), store, no_cache })
         }
-        Command::Runs { id, store, json } => store::runs(&store, id, json),
+        Command::Runs { command, store, json } => store::runs(&store, command.map(|RunsCommand::Show { id }| id), json),
         Command::Lineage { artifact, downstream, format, store } => {
             store::lineage_cmd(&store, &artifact, downstream, matches!(format, LineageFormat::Dot))
         }

@@ -71,7 +71,7 @@ pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize, set
     }
     summary(&report, started.elapsed());
     if let Some(run) = report.run {
-        eprintln!("recorded as run {run} in {} (`mlp runs {run} --store {}`)", store.display(), store.display());
+        eprintln!("recorded as run {run} in {} (`mlp runs show {run} --store {}`)", store.display(), store.display());
     }
     if report.canceled {
         eprintln!("canceled: steps that had not finished were stopped");
