@@ -260,3 +260,62 @@ fn lineage_artifacts_and_doctor_read_the_store() {
     let doctor = mlp(&["doctor"], &dir);
     assert_eq!(doctor.status.code(), Some(0), "{}", text(&doctor.stdout));
 }
+
+const RESOLVING: &str = r#"
+import "EXAMPLES" as ex
+component probe {
+  wasm = "GUESTS/probe.wasm"
+  input examples: Examples?
+  param mode: string
+  param n: int = 0
+  output out: Statistics
+}
+param rows: int = 100
+param span: int = 1
+step data = ex.generate { rows = rows, span = span }
+step latest = probe { examples = latest(Examples), mode = "echo" }
+step previous = probe { examples = previous_span(data.out), mode = "echo" }
+"#;
+
+/// The artifact digest a `probe` step in `echo` mode saw, from `--show STEP.out`.
+fn seen(stdout: &str, step: &str) -> String {
+    let at = stdout.find(&format!("{step}.out:")).unwrap_or_else(|| panic!("no {step}.out in {stdout}"));
+    let line = stdout[at..].lines().find(|l| l.trim_start().starts_with("input = ")).unwrap();
+    line.trim_start().trim_start_matches("input = ").trim_matches('"').to_string()
+}
+
+fn data_digest(stdout: &str) -> String {
+    let line = stdout.lines().find(|l| l.starts_with("data.out: Examples ")).unwrap();
+    line.trim_start_matches("data.out: Examples ").to_string()
+}
+
+#[test]
+fn resolvers_find_artifacts_of_earlier_runs() {
+    let dir = project("resolve", RESOLVING);
+    let run = |set: &[&str]| {
+        let mut args =
+            vec!["run", "pipeline.mlp", "--show", "data.out", "--show", "latest.out", "--show", "previous.out"];
+        for s in set {
+            args.extend(["--set", s]);
+        }
+        let out = mlp(&args, &dir);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    // A first run has nothing earlier.
+    let first = run(&["span=1"]);
+    assert_eq!(seen(&first, "latest"), "none");
+    assert_eq!(seen(&first, "previous"), "none");
+    let d1 = data_digest(&first);
+    // The second run sees the first run's examples as the latest, not its own, and span 1 as
+    // the span before its span 2.
+    let second = run(&["span=2", "rows=200"]);
+    let d2 = data_digest(&second);
+    assert_ne!(d1, d2);
+    assert_eq!(seen(&second, "latest"), d1);
+    assert_eq!(seen(&second, "previous"), d1);
+    // The third, with span 3, sees the second's.
+    let third = run(&["span=3", "rows=300"]);
+    assert_eq!(seen(&third, "latest"), d2);
+    assert_eq!(seen(&third, "previous"), d2);
+}

@@ -58,6 +58,7 @@ codes! {
     E0308 Error "optional artifact used where one is required",
     E0309 Error "list or map elements of different types",
     E0310 Error "value out of range",
+    E0311 Error "invalid artifact resolver",
     E0401 Error "parameter has no value",
     E0402 Error "unknown parameter in --set",
     E0403 Error "invalid value in --set",

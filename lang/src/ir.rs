@@ -59,10 +59,33 @@ pub struct Feature {
 /// Where an input comes from.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Source {
-    /// Producing step id.
+    /// Producing step id (empty for `latest` and `latest_blessed`).
     pub step: String,
-    /// Its output.
+    /// Its output (empty for `latest` and `latest_blessed`).
     pub output: String,
+    /// When set, the artifact is found in the store when the run starts (`latest`,
+    /// `latest_blessed`) or when `step.output` is ready (`previous_span`), not produced here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolve: Option<Resolve>,
+}
+
+/// An artifact found in the store instead of produced by a step of this run.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Resolve {
+    /// `latest(T)`: the newest artifact of type `ty` recorded for this pipeline by an earlier run.
+    Latest {
+        /// The artifact type.
+        ty: String,
+    },
+    /// `latest_blessed(Model)`: the model of the newest positive Blessing of an earlier run.
+    LatestBlessed {
+        /// The artifact type (`Model`).
+        ty: String,
+    },
+    /// `previous_span(step.output)`: the artifact of the same type whose `span` property is the
+    /// greatest below that of `step.output`.
+    PreviousSpan,
 }
 
 /// An expression in the IR (parameters already substituted).
@@ -407,7 +430,7 @@ enum StepOuts {
 impl StepOuts {
     fn get(&self, output: &str) -> Vec<Source> {
         match self {
-            StepOuts::Component(id) => vec![Source { step: id.clone(), output: output.to_string() }],
+            StepOuts::Component(id) => vec![Source { step: id.clone(), output: output.to_string(), resolve: None }],
             StepOuts::Pipeline(o) => o.get(output).cloned().unwrap_or_default(),
         }
     }
@@ -597,7 +620,7 @@ impl Lower<'_> {
             let mut step_inputs: BTreeMap<String, Vec<Source>> = BTreeMap::new();
             for port in in_ports.iter() {
                 let Some(e) = arg(&port.name) else { continue };
-                let srcs = self.sources(e, inputs, &outs);
+                let srcs = self.sources(e, &port.ty.unopt().display(), inputs, &outs);
                 if !srcs.is_empty() {
                     step_inputs.insert(port.name.clone(), srcs);
                 }
@@ -643,7 +666,7 @@ impl Lower<'_> {
                     let mut ins = BTreeMap::new();
                     for port in in_ports.iter() {
                         if let Some(srcs) = step_inputs.remove(&port.name) {
-                            for src in &srcs {
+                            for src in srcs.iter().filter(|s| !s.step.is_empty()) {
                                 self.edges.push(Edge {
                                     from: src.step.clone(),
                                     output: src.output.clone(),
@@ -707,29 +730,47 @@ impl Lower<'_> {
         let mut result = Outputs::new();
         for o in pl.outputs.iter() {
             if let Some(v) = &o.value {
-                result.insert(o.name.clone(), self.sources(v, inputs, &outs));
+                result.insert(o.name.clone(), self.sources(v, &o.ty.unopt().display(), inputs, &outs));
             }
         }
         result
     }
 
+    /// The candidates for an artifact argument of type `ty`, first present wins.
     fn sources(
         &self,
         e: &Expr,
+        ty: &str,
         inputs: &HashMap<String, Vec<Source>>,
         outs: &HashMap<String, StepOuts>,
     ) -> Vec<Source> {
         match &e.kind {
-            ExprKind::Paren(x) => self.sources(x, inputs, outs),
+            ExprKind::Paren(x) => self.sources(x, ty, inputs, outs),
             ExprKind::Name(n) => inputs.get(&n.name).cloned().unwrap_or_default(),
             ExprKind::Field(b, f) => match &b.kind {
                 ExprKind::Name(n) => outs.get(&n.name).map(|o| o.get(&f.name)).unwrap_or_default(),
                 _ => Vec::new(),
             },
             ExprKind::Binary(BinOp::Coalesce, a, b) => {
-                let mut v = self.sources(a, inputs, outs);
-                v.extend(self.sources(b, inputs, outs));
+                let mut v = self.sources(a, ty, inputs, outs);
+                v.extend(self.sources(b, ty, inputs, outs));
                 v
+            }
+            ExprKind::Call(f, args) => {
+                let resolve = match f.name.as_str() {
+                    "latest" => Resolve::Latest { ty: ty.to_string() },
+                    "latest_blessed" => Resolve::LatestBlessed { ty: ty.to_string() },
+                    "previous_span" => {
+                        let Some(arg) = args.first() else { return Vec::new() };
+                        return self
+                            .sources(&arg.value, ty, inputs, outs)
+                            .into_iter()
+                            .map(|s| Source { resolve: Some(Resolve::PreviousSpan), ..s })
+                            .collect();
+                    }
+                    _ => return Vec::new(),
+                };
+                vec![Source { step: String::new(), output: String::new(), resolve: Some(resolve) }]
             }
             _ => Vec::new(),
         }

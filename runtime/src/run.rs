@@ -22,7 +22,7 @@ use crate::host::{
     Grant, Host, InputArtifact, LoadError, LoadedComponent, StepError, StepErrorKind, StepEvent, StepOutput, StepRun,
 };
 use mlp_kernels::data::ArtifactData;
-use mlp_lang::ir::{Ir, IrExpr, Step, Value};
+use mlp_lang::ir::{Ir, IrExpr, Resolve, Source, Step, Value};
 use mlp_lang::syntax::ast::{BinOp, UnOp};
 pub use mlp_store::artifact_digest;
 use mlp_store::artifacts::{ArtifactStore, StoredArtifact};
@@ -374,13 +374,35 @@ async fn schedule(
         root: options.store.clone().unwrap_or_default(),
         message: e.to_string(),
     };
+    // The pipeline's name in the store: its file name, the same from any working folder.
+    let pipeline_name =
+        Path::new(&ir.pipeline).file_name().map_or_else(|| ir.pipeline.clone(), |n| n.to_string_lossy().into_owned());
+    // `latest(T)` and `latest_blessed(Model)` are resolved once, before this run records
+    // anything, so they always mean "from an earlier run".
+    let mut resolved: BTreeMap<Resolve, Option<Produced>> = BTreeMap::new();
+    if let Some((artifacts, lineage)) = &store {
+        for src in ir.steps.iter().flat_map(|s| s.inputs.values()).flat_map(|i| &i.sources) {
+            let Some(r) = &src.resolve else { continue };
+            if resolved.contains_key(r) {
+                continue;
+            }
+            let record = match r {
+                Resolve::Latest { ty } => lineage.latest_artifact(&pipeline_name, ty).map_err(store_err)?,
+                Resolve::LatestBlessed { .. } => {
+                    lineage.latest_blessed_model(&pipeline_name).map_err(store_err)?.map(|b| b.model)
+                }
+                Resolve::PreviousSpan => continue,
+            };
+            resolved.insert(r.clone(), record.and_then(|rec| load(artifacts, rec.digest, rec.id)));
+        }
+    }
     let run_id = match &mut store {
         Some((_, lineage)) => {
             let props = serde_json::json!({
                 "pipeline": ir.pipeline,
                 "params": serde_json::from_str::<serde_json::Value>(&params_json(&ir.params, root_dir)).unwrap_or_default(),
             });
-            Some(lineage.begin_run(&ir.pipeline, &props).map_err(store_err)?)
+            Some(lineage.begin_run(&pipeline_name, &props).map_err(store_err)?)
         }
         None => None,
     };
@@ -406,6 +428,7 @@ async fn schedule(
     let mut retry: Vec<usize> = Vec::new();
     // Steps whose cached outputs could not be read back; they run instead.
     let mut skip_cache = vec![false; n];
+    let mut input_ids: Vec<Vec<(String, ArtifactId)>> = vec![Vec::new(); n];
     loop {
         if !canceled && options.cancel.load(Ordering::Relaxed) {
             canceled = true;
@@ -427,9 +450,21 @@ async fn schedule(
                 continue;
             }
             if requests[i].is_none() {
-                let view: HashMap<(String, String), InputArtifact> =
-                    produced.iter().map(|(k, p)| (k.clone(), p.artifact.clone())).collect();
-                match ready(step, &components[i], &view, &how, root_dir, &options.cancel) {
+                let mut find = |src: &Source| -> Option<Produced> {
+                    match &src.resolve {
+                        None => produced.get(&(src.step.clone(), src.output.clone())).cloned(),
+                        Some(Resolve::PreviousSpan) => {
+                            let current = produced.get(&(src.step.clone(), src.output.clone()))?;
+                            let span = current.artifact.data.properties.get("span")?.as_i64()?;
+                            let (artifacts, lineage) = store.as_ref()?;
+                            let ty = &current.artifact.data.artifact_type;
+                            let rec = lineage.previous_span(&pipeline_name, ty, span).ok()??;
+                            load(artifacts, rec.digest, rec.id)
+                        }
+                        Some(other) => resolved.get(other).cloned().flatten(),
+                    }
+                };
+                match ready(step, &components[i], &produced, &mut find, &how, root_dir, &options.cancel) {
                     Err(reason) => {
                         let r = skipped(step, reason);
                         progress(Progress::Finished(&r));
@@ -438,9 +473,10 @@ async fn schedule(
                         slots[i] = Slot::Done;
                         continue;
                     }
-                    Ok(request) => {
+                    Ok((request, ids)) => {
                         keys[i] = Some(cache_key(&components[i].digest, &request));
                         requests[i] = Some(request);
+                        input_ids[i] = ids;
                     }
                 }
             }
@@ -448,15 +484,7 @@ async fn schedule(
                 continue;
             }
             let (Some(request), Some(key)) = (requests[i].clone(), keys[i].clone()) else { continue };
-            let input_ids: Vec<(String, ArtifactId)> = step
-                .inputs
-                .iter()
-                .filter_map(|(port, input)| {
-                    let p = input.sources.iter().find_map(|s| produced.get(&(s.step.clone(), s.output.clone())))?;
-                    Some((port.clone(), p.id?))
-                })
-                .collect();
-            let inputs: Vec<(&str, ArtifactId)> = input_ids.iter().map(|(p, id)| (p.as_str(), *id)).collect();
+            let inputs: Vec<(&str, ArtifactId)> = input_ids[i].iter().map(|(p, id)| (p.as_str(), *id)).collect();
             let spec = ExecutionSpec {
                 step: &step.id,
                 component: &step.component,
@@ -647,6 +675,13 @@ async fn schedule(
     Ok(report)
 }
 
+/// A stored artifact read back for a step's input; `None` when it cannot be read (a damaged
+/// store: `mlp doctor` reports it), so the input counts as absent.
+fn load(artifacts: &ArtifactStore, digest: String, id: ArtifactId) -> Option<Produced> {
+    let data = artifacts.get(&digest).ok()?;
+    Some(Produced { artifact: InputArtifact { data: Arc::new(data), digest }, id: Some(id) })
+}
+
 fn finished(
     step: &Step,
     status: StepStatus,
@@ -667,11 +702,12 @@ fn skipped(step: &Step, reason: String) -> StepReport {
 fn ready(
     step: &Step,
     component: &LoadedComponent,
-    produced: &HashMap<(String, String), InputArtifact>,
+    produced: &HashMap<(String, String), Produced>,
+    find: &mut dyn FnMut(&Source) -> Option<Produced>,
     how: &HashMap<String, &'static str>,
     root_dir: &Path,
     cancel: &Arc<AtomicBool>,
-) -> Result<StepRun, String> {
+) -> Result<(StepRun, Vec<(String, ArtifactId)>), String> {
     if let Some(cond) = &step.when {
         match eval_when(cond, produced) {
             Ok(true) => {}
@@ -680,19 +716,26 @@ fn ready(
         }
     }
     let mut inputs = BTreeMap::new();
+    let mut ids = Vec::new();
     for (port, input) in &step.inputs {
-        match input.sources.iter().find_map(|s| produced.get(&(s.step.clone(), s.output.clone()))) {
-            Some(a) => {
-                inputs.insert(port.clone(), a.clone());
+        match input.sources.iter().find_map(&mut *find) {
+            Some(p) => {
+                inputs.insert(port.clone(), p.artifact);
+                if let Some(id) = p.id {
+                    ids.push((port.clone(), id));
+                }
             }
             None if input.optional => {}
             None => {
                 let why = input
                     .sources
                     .iter()
-                    .map(|s| match how.get(&s.step) {
-                        Some(how) => format!("`{}` {how}", s.step),
-                        None => format!("`{}` did not write `{}`", s.step, s.output),
+                    .map(|s| match (&s.resolve, how.get(&s.step)) {
+                        (Some(Resolve::Latest { ty }), _) => format!("no earlier run made a {ty}"),
+                        (Some(Resolve::LatestBlessed { .. }), _) => "no earlier run blessed a model".to_string(),
+                        (Some(Resolve::PreviousSpan), _) => format!("no span before that of `{}.{}`", s.step, s.output),
+                        (None, Some(how)) => format!("`{}` {how}", s.step),
+                        (None, None) => format!("`{}` did not write `{}`", s.step, s.output),
                     })
                     .collect::<Vec<_>>()
                     .join(", ");
@@ -700,7 +743,7 @@ fn ready(
             }
         }
     }
-    Ok(StepRun {
+    let request = StepRun {
         step_id: step.id.clone(),
         params_json: params_json(&step.params, root_dir),
         inputs,
@@ -725,7 +768,8 @@ fn ready(
         time_limit: step.time_limit_ms.map(Duration::from_millis),
         memory_limit: step.memory_limit_bytes,
         cancel: Some(cancel.clone()),
-    })
+    };
+    Ok((request, ids))
 }
 
 /// The step's parameters as the JSON object a plugin reads: the IR encoding, with relative
@@ -748,7 +792,7 @@ pub fn params_json(params: &BTreeMap<String, Value>, root_dir: &Path) -> String 
 /// Evaluates a `when` condition over the artifacts produced so far. Supports literals, `and`,
 /// `or`, `not`, comparisons, artifact presence (a Blessing counts when its `blessed`
 /// property is true) and artifact properties (`eval.metrics.auc`).
-fn eval_when(e: &IrExpr, produced: &HashMap<(String, String), InputArtifact>) -> Result<bool, String> {
+fn eval_when(e: &IrExpr, produced: &HashMap<(String, String), Produced>) -> Result<bool, String> {
     match eval(e, produced)? {
         serde_json::Value::Bool(b) => Ok(b),
         serde_json::Value::Null => Ok(false),
@@ -756,7 +800,7 @@ fn eval_when(e: &IrExpr, produced: &HashMap<(String, String), InputArtifact>) ->
     }
 }
 
-fn eval(e: &IrExpr, produced: &HashMap<(String, String), InputArtifact>) -> Result<serde_json::Value, String> {
+fn eval(e: &IrExpr, produced: &HashMap<(String, String), Produced>) -> Result<serde_json::Value, String> {
     use serde_json::Value as J;
     Ok(match e {
         IrExpr::Lit(v) => match v {
@@ -768,7 +812,7 @@ fn eval(e: &IrExpr, produced: &HashMap<(String, String), InputArtifact>) -> Resu
         },
         IrExpr::Artifact(sources) => {
             let found = sources.iter().find_map(|s| produced.get(&(s.step.clone(), s.output.clone())));
-            J::Bool(match found {
+            J::Bool(match found.map(|p| &p.artifact) {
                 None => false,
                 Some(a) if a.data.artifact_type == "Blessing" => {
                     a.data.properties.get("blessed").and_then(J::as_bool).unwrap_or(false)
@@ -781,7 +825,7 @@ fn eval(e: &IrExpr, produced: &HashMap<(String, String), InputArtifact>) -> Resu
                 return Err(format!("`.{name}` is only supported on an artifact in conditions"));
             };
             let found = sources.iter().find_map(|s| produced.get(&(s.step.clone(), s.output.clone())));
-            found.and_then(|a| a.data.properties.get(name).cloned()).unwrap_or(J::Null)
+            found.and_then(|p| p.artifact.data.properties.get(name).cloned()).unwrap_or(J::Null)
         }
         IrExpr::Unary { op: UnOp::Not, arg } => match eval(arg, produced)? {
             J::Bool(b) => J::Bool(!b),

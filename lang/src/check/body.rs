@@ -47,6 +47,19 @@ struct RefTy {
 }
 
 /// The `and`-parts of a condition, printed canonically.
+/// The functions that find an artifact in the store when a step runs, usable where an input
+/// takes an artifact.
+pub const RESOLVERS: &[&str] = &["latest", "latest_blessed", "previous_span"];
+
+/// Whether `e` is a call of a resolver (`latest(Schema)`), possibly in parentheses.
+fn is_resolver(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Paren(x) => is_resolver(x),
+        ExprKind::Call(f, _) => RESOLVERS.contains(&f.name.as_str()),
+        _ => false,
+    }
+}
+
 pub(crate) fn conjuncts(e: &Expr, out: &mut Vec<String>) {
     match &e.kind {
         ExprKind::Binary(BinOp::And, a, b) => {
@@ -209,7 +222,11 @@ impl Cx {
                                     a.name.name
                                 ),
                             )
-                            .label("optional: its step runs only under a condition");
+                            .label(if is_resolver(&a.value) {
+                                "found in the store: an earlier run may not have made one"
+                            } else {
+                                "optional: its step runs only under a condition"
+                            });
                             if let Some(&pd) = r.deps.first() {
                                 if let Some(w) = &pl.steps[pd].when {
                                     d = d.secondary(file, w.span, "condition of the producing step");
@@ -591,10 +608,64 @@ impl Cx {
                     deps,
                 })
             }
+            ExprKind::Call(f, args) if RESOLVERS.contains(&f.name.as_str()) => self.type_resolver(e, f, args, scope, m),
             ExprKind::Error => None,
             _ => {
                 self.not_a_ref(e, scope, m);
                 None
+            }
+        }
+    }
+
+    /// `latest(Type)`, `latest_blessed(Model)` and `previous_span(ref)`: artifacts found in the
+    /// store when the step runs. They are always optional: an earlier run may not have made one.
+    fn type_resolver(
+        &mut self,
+        e: &Expr,
+        f: &crate::syntax::ast::Ident,
+        args: &[crate::syntax::ast::CallArg],
+        scope: &Scope,
+        m: usize,
+    ) -> Option<RefTy> {
+        let file = self.file(m);
+        let usage = match f.name.as_str() {
+            "latest" => "`latest(Type)` takes one artifact type, such as `latest(Schema)`",
+            "latest_blessed" => "`latest_blessed(Model)` takes the artifact type `Model`",
+            _ => "`previous_span(ref)` takes one artifact reference, such as `previous_span(examples.out)`",
+        };
+        let bad = |this: &mut Self, span: Span, message: String| {
+            this.err(Diagnostic::new(Code::E0311, file, span, message).label("here").help(usage));
+            None
+        };
+        let [arg] = args else {
+            return bad(self, e.span, format!("`{}` takes exactly one argument, given {}", f.name, args.len()));
+        };
+        if let Some(n) = &arg.name {
+            return bad(self, n.span, format!("`{}` takes no named arguments", f.name));
+        }
+        if f.name == "previous_span" {
+            let r = self.type_ref(&arg.value, scope, m)?;
+            return Some(RefTy { ty: r.ty.unopt().clone(), optional: true, conds: Vec::new(), deps: r.deps });
+        }
+        let path = match &arg.value.kind {
+            ExprKind::Name(n) => crate::syntax::ast::Path { ns: None, name: n.clone(), span: arg.value.span },
+            ExprKind::Field(b, n) => match &b.kind {
+                ExprKind::Name(ns) => {
+                    crate::syntax::ast::Path { ns: Some(ns.clone()), name: n.clone(), span: arg.value.span }
+                }
+                _ => return bad(self, arg.value.span, "expected an artifact type name".into()),
+            },
+            _ => return bad(self, arg.value.span, "expected an artifact type name".into()),
+        };
+        let ty = self.resolve_named_type(m, &path);
+        match &ty {
+            Ty::Error => None,
+            Ty::Artifact(a) if f.name == "latest_blessed" && a != "Model" => {
+                bad(self, arg.value.span, format!("only models are blessed; `{a}` is not `Model`"))
+            }
+            Ty::Artifact(_) => Some(RefTy { ty, optional: true, conds: Vec::new(), deps: Vec::new() }),
+            other => {
+                bad(self, arg.value.span, format!("`{}` is {}, not an artifact type", path.display(), article(other)))
             }
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! Rows are drawn from a seeded generator, so the same parameters give the same table on every
 //! run: an `id`, two features `x` and `z`, a categorical `city`, and a label `y` that depends on
-//! them. `rows` rows are split `train`/`eval` by `eval_percent`.
+//! them. `rows` rows are split `train`/`eval` by `eval_percent`. A `span` above 0 is recorded
+//! as the artifact's `span` property (for `previous_span`).
 
 use mlp_sdk::*;
 
@@ -34,6 +35,7 @@ impl Plugin for Generate {
             .param_default("rows", "int", r#"{"type":"int","value":1000}"#)
             .param_default("seed", "int", r#"{"type":"int","value":0}"#)
             .param_default("eval_percent", "int", r#"{"type":"int","value":20}"#)
+            .param_default("span", "int", r#"{"type":"int","value":0}"#)
             .output("out", "Examples")
             .build()
     }
@@ -76,6 +78,10 @@ impl Plugin for Generate {
             out.put_table(part, &Table::from_values(&columns)?)?;
         }
         out.set_property("rows", &rows.to_string())?;
+        let span = p.opt_int("span")?.unwrap_or(0);
+        if span > 0 {
+            out.set_property("span", &span.to_string())?;
+        }
         Ok(())
     }
 }

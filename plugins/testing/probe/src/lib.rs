@@ -1,4 +1,5 @@
-//! `probe`: a plugin for measuring the host. `noop` does nothing (the cost of a step),
+//! `probe`: a plugin for measuring and observing the host. `noop` does nothing (the cost of a
+//! step), `echo` records which input artifact it got,
 //! `calls` makes `n` cheap host calls (the cost of one guest-to-host call), and `stats`
 //! computes column statistics of every column of the input's `train` table (a kernel called
 //! from a guest, to compare with the same kernel called directly).
@@ -22,6 +23,17 @@ impl Plugin for Probe {
         let p = ctx.params()?;
         match p.string("mode")?.as_str() {
             "noop" => Ok(()),
+            // Which artifact came in: its digest and span, or "none".
+            "echo" => {
+                let out = ctx.output("out")?;
+                match ctx.input("examples") {
+                    Some(a) => {
+                        out.set_property("input", &format!("\"{}\"", a.digest()))?;
+                        out.set_property("properties", &a.properties_json())
+                    }
+                    None => out.set_property("input", "\"none\""),
+                }
+            }
             "calls" => {
                 let t = Table::from_values(&[i64_column("n", [1])])?;
                 let mut sum = 0;
