@@ -319,3 +319,30 @@ fn resolvers_find_artifacts_of_earlier_runs() {
     assert_eq!(seen(&third, "latest"), d2);
     assert_eq!(seen(&third, "previous"), d2);
 }
+
+#[test]
+fn two_runs_at_once_on_one_store_both_complete_and_leave_it_clean() {
+    let dir = project("concurrent", QUICK);
+    let spawn = |rows: &str| {
+        Command::new(env!("CARGO_BIN_EXE_mlp"))
+            .args(["run", "pipeline.mlp", "--set", &format!("rows={rows}")])
+            .current_dir(&dir)
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("3000"), spawn("4000"));
+    for child in [a, b] {
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let runs: serde_json::Value = serde_json::from_slice(&mlp(&["runs", "--json"], &dir).stdout).unwrap();
+    let states: Vec<&str> = runs.as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["complete", "complete"]);
+    let ls = text(&mlp(&["artifacts", "ls"], &dir).stdout);
+    assert_eq!(ls.lines().count(), 6, "two runs, three artifacts each: {ls}");
+    let doctor = mlp(&["doctor"], &dir);
+    assert_eq!(doctor.status.code(), Some(0), "{}", text(&doctor.stdout));
+}
