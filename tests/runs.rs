@@ -18,13 +18,24 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
-/// A folder holding `pipeline.mlp` (with `EXAMPLES` and `GUESTS` filled in) and its store.
+/// The declaration of the `probe` test plugin, for `PROBE` in a pipeline.
+const PROBE: &str = r#"component probe {
+  wasm = "GUESTS/probe.wasm"
+  input examples: Examples?
+  param mode: string
+  param n: int = 0
+  output out: Statistics
+}"#;
+
+/// A folder holding `pipeline.mlp` (with `PROBE`, `EXAMPLES` and `GUESTS` filled in) and its
+/// store.
 fn project(name: &str, pipeline: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mlp-runs-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let examples = repo().join("plugins/examples/components.mlp");
     let text = pipeline
+        .replace("PROBE", PROBE)
         .replace("EXAMPLES", &examples.to_string_lossy())
         .replace("GUESTS", &repo().join("plugins/target/wasm32-wasip2/release").to_string_lossy());
     std::fs::write(dir.join("pipeline.mlp"), text).unwrap();
@@ -115,13 +126,7 @@ step stats = ex.column_stats { examples = data.out }
 
 const SLOW: &str = r#"
 import "EXAMPLES" as ex
-component probe {
-  wasm = "GUESTS/probe.wasm"
-  input examples: Examples?
-  param mode: string
-  param n: int = 0
-  output out: Statistics
-}
+PROBE
 param spins: int = 2000000000
 step data = ex.generate { rows = 1000 }
 step slow = probe { examples = data.out, mode = "calls", n = spins }
@@ -263,13 +268,7 @@ fn lineage_artifacts_and_doctor_read_the_store() {
 
 const RESOLVING: &str = r#"
 import "EXAMPLES" as ex
-component probe {
-  wasm = "GUESTS/probe.wasm"
-  input examples: Examples?
-  param mode: string
-  param n: int = 0
-  output out: Statistics
-}
+PROBE
 param rows: int = 100
 param span: int = 1
 step data = ex.generate { rows = rows, span = span }

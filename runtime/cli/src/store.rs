@@ -150,6 +150,12 @@ fn find_artifact(l: &LineageStore, what: &str) -> Result<ArtifactId, String> {
     }
 }
 
+/// The digest of the artifact named by id or digest prefix.
+fn digest_of(store: &Path, what: &str) -> Result<String, ExitCode> {
+    let l = lineage(store)?;
+    find_artifact(&l, what).and_then(|id| l.artifact(id).map(|r| r.digest).map_err(|e| e.to_string())).map_err(fail)
+}
+
 /// `mlp lineage ARTIFACT`.
 pub(crate) fn lineage_cmd(store: &Path, what: &str, downstream: bool, dot: bool) -> ExitCode {
     let l = match lineage(store) {
@@ -198,13 +204,9 @@ pub(crate) fn artifacts_cmd(store: &Path, command: ArtifactsCommand, as_json: bo
             Err(e) => fail(e),
         },
         ArtifactsCommand::Show { artifact, rows } => {
-            let l = match lineage(store) {
-                Ok(l) => l,
+            let digest = match digest_of(store, &artifact) {
+                Ok(d) => d,
                 Err(c) => return c,
-            };
-            let digest = match find_artifact(&l, &artifact).and_then(|id| l.artifact(id).map_err(|e| e.to_string())) {
-                Ok(r) => r.digest,
-                Err(e) => return fail(e),
             };
             match a.get(&digest) {
                 Ok(data) => {
@@ -216,13 +218,9 @@ pub(crate) fn artifacts_cmd(store: &Path, command: ArtifactsCommand, as_json: bo
             }
         }
         ArtifactsCommand::Export { artifact, dest, format } => {
-            let l = match lineage(store) {
-                Ok(l) => l,
+            let digest = match digest_of(store, &artifact) {
+                Ok(d) => d,
                 Err(c) => return c,
-            };
-            let digest = match find_artifact(&l, &artifact).and_then(|id| l.artifact(id).map_err(|e| e.to_string())) {
-                Ok(r) => r.digest,
-                Err(e) => return fail(e),
             };
             let format = match format.parse::<ExportFormat>() {
                 Ok(f) => f,

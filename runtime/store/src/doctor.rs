@@ -415,26 +415,8 @@ fn check_runs(lineage: &mut LineageStore, options: DoctorOptions, report: &mut R
 mod tests {
     use super::*;
     use crate::lineage::{ArtifactId, ExecutionSpec, RunId};
-    use crate::testutil::{artifact, dead_pid};
+    use crate::testutil::{Fixture, artifact, dead_pid, fixture};
     use std::fs;
-
-    struct Fixture {
-        _dir: tempfile::TempDir,
-        root: PathBuf,
-        artifacts: ArtifactStore,
-        lineage: LineageStore,
-    }
-
-    fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join(".mlp");
-        Fixture {
-            artifacts: ArtifactStore::open(&root).unwrap(),
-            lineage: LineageStore::open(&root).unwrap(),
-            root,
-            _dir: dir,
-        }
-    }
 
     fn spec(step: &str) -> ExecutionSpec<'_> {
         ExecutionSpec {

@@ -1750,24 +1750,9 @@ impl Writer<'_> {
 mod tests {
     use super::*;
     use crate::artifacts::ArtifactStore;
-    use crate::testutil::{artifact, dead_pid};
+    use crate::testutil::{Fixture, artifact, dead_pid, fixture};
     use mlp_kernels::data::ArtifactData;
     use serde_json::json;
-
-    struct Fixture {
-        _dir: tempfile::TempDir,
-        root: PathBuf,
-        artifacts: ArtifactStore,
-        lineage: LineageStore,
-    }
-
-    fn fixture() -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join(".mlp");
-        let artifacts = ArtifactStore::open(&root).unwrap();
-        let lineage = LineageStore::open(&root).unwrap();
-        Fixture { _dir: dir, root, artifacts, lineage }
-    }
 
     fn spec<'a>(step: &'a str, inputs: &'a [(&'a str, ArtifactId)], cache_key: Option<&'a str>) -> ExecutionSpec<'a> {
         ExecutionSpec {

@@ -66,3 +66,20 @@ pub fn dead_pid() -> u32 {
     child.wait().unwrap();
     pid
 }
+
+/// A fresh store in a temporary folder (removed when the fixture is dropped).
+pub struct Fixture {
+    pub _dir: tempfile::TempDir,
+    pub root: std::path::PathBuf,
+    pub artifacts: crate::ArtifactStore,
+    pub lineage: crate::LineageStore,
+}
+
+/// Opens both stores in a new temporary folder.
+pub fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join(".mlp");
+    let artifacts = crate::ArtifactStore::open(&root).unwrap();
+    let lineage = crate::LineageStore::open(&root).unwrap();
+    Fixture { _dir: dir, root, artifacts, lineage }
+}
