@@ -345,3 +345,88 @@ fn two_runs_at_once_on_one_store_both_complete_and_leave_it_clean() {
     let doctor = mlp(&["doctor"], &dir);
     assert_eq!(doctor.status.code(), Some(0), "{}", text(&doctor.stdout));
 }
+
+const HOSTILE: &str = r#"component reader {
+  wasm = "GUESTS/hostile.wasm"
+  param attack: string
+  param path: path
+  param address: string = ""
+  output out: Examples
+}
+step read = reader {
+  attack = "read"
+  path = "data.csv"
+  grant read "data.csv"
+}
+"#;
+
+#[test]
+fn one_changed_byte_in_a_granted_file_is_a_cache_miss() {
+    let dir = project("input-byte", HOSTILE);
+    std::fs::write(dir.join("data.csv"), "a,b\n1,2\n").unwrap();
+    let first = mlp(&["run", "pipeline.mlp"], &dir);
+    assert_eq!(statuses(&text(&first.stderr)), pairs(&[("ok", "read")]), "{}", text(&first.stderr));
+    let again = mlp(&["run", "pipeline.mlp"], &dir);
+    assert_eq!(statuses(&text(&again.stderr)), pairs(&[("cache", "read")]));
+    std::fs::write(dir.join("data.csv"), "a,b\n1,3\n").unwrap();
+    let changed = mlp(&["run", "pipeline.mlp"], &dir);
+    assert_eq!(statuses(&text(&changed.stderr)), pairs(&[("ok", "read")]), "{}", text(&changed.stderr));
+}
+
+#[test]
+fn a_changed_component_is_a_cache_miss() {
+    let dir = project(
+        "component",
+        "component generate {\n  wasm = \"generate.wasm\"\n  param rows: int = 10\n  output out: Examples\n}\nstep data = generate { rows = 50 }\n",
+    );
+    let wasm = dir.join("generate.wasm");
+    std::fs::copy(repo().join("plugins/target/wasm32-wasip2/release/generate.wasm"), &wasm).unwrap();
+    let first = mlp(&["run", "pipeline.mlp"], &dir);
+    assert_eq!(statuses(&text(&first.stderr)), pairs(&[("ok", "data")]), "{}", text(&first.stderr));
+    let again = mlp(&["run", "pipeline.mlp"], &dir);
+    assert_eq!(statuses(&text(&again.stderr)), pairs(&[("cache", "data")]));
+    // The same code with one more custom section: other bytes, so another component.
+    let mut bytes = std::fs::read(&wasm).unwrap();
+    bytes.extend_from_slice(&[0, 6, 5, b'n', b'o', b't', b'e', b'!']);
+    std::fs::write(&wasm, bytes).unwrap();
+    let changed = mlp(&["run", "pipeline.mlp"], &dir);
+    assert_eq!(statuses(&text(&changed.stderr)), pairs(&[("ok", "data")]), "{}", text(&changed.stderr));
+}
+
+/// Kills `mlp run` at several points (while loading, while a step runs, while outputs are
+/// written), then checks the store and that running again completes with the same results as an
+/// uninterrupted run.
+#[test]
+fn kill_9_at_several_points_then_resume_gives_the_uninterrupted_result() {
+    let reference = project("kill-reference", QUICK);
+    let clean = mlp(&["run", "pipeline.mlp", "--show", "stats.out", "--set", "rows=50000"], &reference);
+    assert_eq!(clean.status.code(), Some(0), "{}", text(&clean.stderr));
+    let expected = text(&clean.stdout).lines().next().unwrap().to_string();
+    for (n, delay_ms) in [0u64, 20, 60, 120, 200].into_iter().enumerate() {
+        let dir = project(&format!("kill-{n}"), QUICK);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mlp"))
+            .args(["run", "pipeline.mlp", "--set", "rows=50000"])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().unwrap();
+        if dir.join(".mlp/lineage.db").exists() {
+            let doctor = mlp(&["doctor", "--json"], &dir);
+            let report: serde_json::Value = serde_json::from_slice(&doctor.stdout).unwrap();
+            let errors: Vec<_> =
+                report["issues"].as_array().unwrap().iter().filter(|i| i["severity"] == "error").collect();
+            assert!(errors.is_empty(), "killed after {delay_ms} ms: {report}");
+        }
+        let resumed = mlp(&["run", "pipeline.mlp", "--show", "stats.out", "--set", "rows=50000"], &dir);
+        assert_eq!(resumed.status.code(), Some(0), "killed after {delay_ms} ms: {}", text(&resumed.stderr));
+        assert_eq!(text(&resumed.stdout).lines().next().unwrap(), expected, "killed after {delay_ms} ms");
+        let fixed = mlp(&["doctor", "--fix"], &dir);
+        assert!(fixed.status.code().is_some());
+        let doctor = mlp(&["doctor"], &dir);
+        assert_eq!(doctor.status.code(), Some(0), "killed after {delay_ms} ms: {}", text(&doctor.stdout));
+    }
+}

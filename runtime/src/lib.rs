@@ -1,5 +1,34 @@
-//! `mlp-runtime`: the embeddable host. This version loads pipelines from disk for the front end;
-//! the wasmtime host, executor and stores build on it.
+//! `mlp-runtime`: the embeddable host of mlp. It loads and checks pipelines from disk, runs them
+//! on the wasmtime host ([`host`]) with the executor ([`run`]), and records runs in the artifact
+//! and lineage stores (`mlp-store`). The `mlp` command is a thin shell over it.
+//!
+//! Running a pipeline from Rust:
+//!
+//! ```
+//! use mlp_runtime::host::{Host, HostConfig};
+//! use mlp_runtime::run::{self, RunOptions, StepStatus};
+//! use std::sync::Arc;
+//!
+//! let file = std::path::Path::new("../examples/quickstart/pipeline.mlp");
+//! // Check it (with a parameter set as `--set` would), and lower it to the IR.
+//! let checked = mlp_runtime::check_file(file, &["rows=1000".to_string()])?;
+//! let ir = checked.ir.ok_or("the pipeline has errors")?;
+//! // One host per process; it compiles each component once and caches it on disk.
+//! let host = Arc::new(Host::new(HostConfig::default())?);
+//! // Record the run in a store; a second run reuses every unchanged step.
+//! let store = std::env::temp_dir().join(format!("mlp-doc-{}", std::process::id()));
+//! let options = RunOptions { store: Some(store.clone()), ..RunOptions::default() };
+//! let report = run::run(&host, &ir, &run::pipeline_dir(file), &options, &mut |_| {})
+//!     .map_err(|errors| format!("{} problems before running", errors.len()))?;
+//! assert!(report.steps.iter().all(|s| matches!(s.status, StepStatus::Succeeded)));
+//! let stats = report.artifact("stats", "out").ok_or("no statistics")?;
+//! assert_eq!(stats.data.artifact_type, "Statistics");
+//! let again = run::run(&host, &ir, &run::pipeline_dir(file), &options, &mut |_| {})
+//!     .map_err(|errors| format!("{} problems before running", errors.len()))?;
+//! assert!(again.steps.iter().all(|s| matches!(s.status, StepStatus::Cached)));
+//! # std::fs::remove_dir_all(&store)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! [`FsLoader`] implements `mlp_lang::source::Loader` over the real filesystem: keys are paths
 //! relative to the root pipeline file's folder, and `std/...` keys are served from the standard

@@ -288,7 +288,8 @@ enum Outcome {
 }
 
 /// The cache key of a step: the component's bytes (digest), the resolved parameters, the
-/// grants, the content digests of the inputs by port, and the host's WIT version.
+/// grants and the content of what they let the step read, the content digests of the inputs by
+/// port, and the host's WIT version.
 pub fn cache_key(component_digest: &str, request: &StepRun) -> String {
     let mut h = blake3::Hasher::new();
     h.update(b"mlp-cache-v1\0");
@@ -304,6 +305,12 @@ pub fn cache_key(component_digest: &str, request: &StepRun) -> String {
         h.update(g.as_bytes());
         h.update(b"\0");
     }
+    // What a step may read is an input too: a changed byte in a granted file changes the key.
+    for g in &request.grants {
+        if let Grant::Read(path) = g {
+            fingerprint(path, &mut h);
+        }
+    }
     for (port, a) in &request.inputs {
         h.update(port.as_bytes());
         h.update(b"=");
@@ -311,6 +318,43 @@ pub fn cache_key(component_digest: &str, request: &StepRun) -> String {
         h.update(b"\0");
     }
     format!("blake3:{}", h.finalize().to_hex())
+}
+
+/// Hashes the content of a granted file, or of every file under a granted folder (names in
+/// order, with their contents), into `h`. Unreadable entries hash their error, so a key never
+/// silently ignores part of what a step reads.
+fn fingerprint(path: &Path, h: &mut blake3::Hasher) {
+    h.update(path.to_string_lossy().as_bytes());
+    h.update(b"\0");
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_dir() => {
+            let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+                Ok(rd) => rd.filter_map(|e| e.ok().map(|e| e.path())).collect(),
+                Err(e) => {
+                    h.update(e.to_string().as_bytes());
+                    return;
+                }
+            };
+            entries.sort();
+            for e in entries {
+                fingerprint(&e, h);
+            }
+        }
+        Ok(_) => match std::fs::File::open(path) {
+            Ok(f) => {
+                if let Err(e) = h.update_reader(f) {
+                    h.update(e.to_string().as_bytes());
+                }
+            }
+            Err(e) => {
+                h.update(e.to_string().as_bytes());
+            }
+        },
+        Err(e) => {
+            h.update(e.to_string().as_bytes());
+        }
+    }
+    h.update(b"\0");
 }
 
 /// Runs `ir`: [`prepare`], then the steps as their inputs become ready, up to
