@@ -430,3 +430,70 @@ fn kill_9_at_several_points_then_resume_gives_the_uninterrupted_result() {
         assert_eq!(doctor.status.code(), Some(0), "killed after {delay_ms} ms: {}", text(&doctor.stdout));
     }
 }
+
+#[test]
+fn json_events_describe_every_step_and_the_run() {
+    let dir = project("json", QUICK);
+    let out = mlp(&["run", "pipeline.mlp", "--json"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let events: Vec<serde_json::Value> =
+        text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON object a line")).collect();
+    let kinds: Vec<(&str, &str)> =
+        events.iter().map(|e| (e["event"].as_str().unwrap(), e["step"].as_str().unwrap_or(""))).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("started", "data"),
+            ("finished", "data"),
+            ("started", "kept"),
+            ("finished", "kept"),
+            ("started", "stats"),
+            ("finished", "stats"),
+            ("run", "")
+        ]
+    );
+    assert_eq!(events[1]["status"], "succeeded");
+    assert_eq!(events[1]["outputs"]["out"]["parts"]["train"]["rows"], 1600);
+    let logs = events[5]["events"].as_array().unwrap();
+    assert!(logs.iter().any(|e| e["log"] == "info" && e["message"] == "described 2 splits"), "{logs:?}");
+    assert!(logs.iter().any(|e| e["progress"] == 1.0 && e["note"] == "train"), "{logs:?}");
+    assert_eq!(events[6]["state"], "complete");
+    // The text view ends by saying where the final outputs are.
+    let again = mlp(&["run", "pipeline.mlp", "--no-cache"], &dir);
+    let err = text(&again.stderr);
+    assert!(err.contains("outputs:\n  stats.out: Statistics in "), "{err}");
+    assert!(err.contains("/.mlp/artifacts/"), "{err}");
+}
+
+/// Regression: `mlp run --json | head -1` panicked on the closed pipe instead of finishing the
+/// run.
+#[test]
+fn json_events_to_a_closed_pipe_do_not_panic() {
+    let dir = project("closed-pipe", QUICK);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlp"))
+        .args(["run", "pipeline.mlp", "--json"])
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!text(&out.stderr).contains("panicked"), "{}", text(&out.stderr));
+    let runs: serde_json::Value = serde_json::from_slice(&mlp(&["runs", "--json"], &dir).stdout).unwrap();
+    assert_eq!(runs[0]["state"], "complete");
+}
+
+#[test]
+fn log_level_turns_on_tracing_and_rejects_unknown_levels() {
+    let dir = project("log", QUICK);
+    let out = mlp(&["run", "pipeline.mlp", "--log-level", "info"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("step started step=data attempt=1"), "{err}");
+    assert!(err.contains("step finished step=stats"), "{err}");
+    let bad = mlp(&["run", "pipeline.mlp", "--log-level", "loud"], &dir);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("--log-level loud: use error, warn, info, debug, trace or off"));
+}

@@ -163,6 +163,16 @@ pub enum Progress<'a> {
     Started(&'a str, u32),
     /// A step finished.
     Finished(&'a StepReport),
+    /// About every 50 ms while steps run: the steps running and for how long, and how many of
+    /// all the steps are settled. For live views.
+    Tick {
+        /// Running steps and their time so far, in the IR's order.
+        running: Vec<(&'a str, Duration)>,
+        /// Steps settled (ran, cached, skipped or failed).
+        done: usize,
+        /// All steps.
+        total: usize,
+    },
 }
 
 /// Loads every component of `ir` and checks it against its declaration. `root_dir` is the
@@ -380,6 +390,8 @@ pub fn run(
         .enable_all()
         .build()
         .map_err(|e| vec![PrepareError::Runtime(e.to_string())])?;
+    let span = tracing::info_span!("run", pipeline = %ir.pipeline, steps = ir.steps.len());
+    let _entered = span.enter();
     runtime.block_on(schedule(host, ir, root_dir, &components, options, store, progress)).map_err(|e| vec![e])
 }
 
@@ -473,6 +485,7 @@ async fn schedule(
     // Steps whose cached outputs could not be read back; they run instead.
     let mut skip_cache = vec![false; n];
     let mut input_ids: Vec<Vec<(String, ArtifactId)>> = vec![Vec::new(); n];
+    let mut started_at: Vec<Option<std::time::Instant>> = vec![None; n];
     loop {
         if !canceled && options.cancel.load(Ordering::Relaxed) {
             canceled = true;
@@ -581,6 +594,8 @@ async fn schedule(
             }
             attempts[i] += 1;
             progress(Progress::Started(&step.id, attempts[i]));
+            started_at[i] = Some(std::time::Instant::now());
+            tracing::info!(step = %step.id, attempt = attempts[i], "step started");
             let (host, component) = (host.clone(), components[i].clone());
             let artifacts = store.as_ref().map(|(a, _)| a.clone());
             running.spawn_blocking(move || {
@@ -619,7 +634,15 @@ async fn schedule(
                 options.cancel.store(true, Ordering::Relaxed);
                 continue;
             }
-            _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {
+                let running: Vec<(&str, Duration)> = (0..n)
+                    .filter(|&i| matches!(slots[i], Slot::Running))
+                    .map(|i| (ir.steps[i].id.as_str(), started_at[i].map_or(Duration::ZERO, |t| t.elapsed())))
+                    .collect();
+                let done = slots.iter().filter(|s| matches!(s, Slot::Done)).count();
+                progress(Progress::Tick { running, done, total: n });
+                continue;
+            }
         };
         let Some(joined) = joined else { continue };
         let outcome = match joined {
@@ -701,6 +724,13 @@ async fn schedule(
         };
         let (i, mut r) = r;
         r.execution = executions[i];
+        match &r.status {
+            StepStatus::Failed(e) => {
+                tracing::warn!(step = %r.id, attempts = r.attempts, error = %e.message, "step failed")
+            }
+            StepStatus::Cached => tracing::info!(step = %r.id, "step cached"),
+            _ => tracing::info!(step = %r.id, elapsed_ms = r.elapsed.as_millis() as u64, "step finished"),
+        }
         progress(Progress::Finished(&r));
         reports[i] = Some(r);
         slots[i] = Slot::Done;

@@ -270,6 +270,7 @@ fn independent_steps_start_together_up_to_the_parallelism_limit() {
             mlp_runtime::run::run(&host, &ir, &mlp_runtime::run::pipeline_dir(&file), &options, &mut |p| match p {
                 Progress::Started(id, _) => events.push(format!("start {id}")),
                 Progress::Finished(r) => events.push(format!("end {}", r.id)),
+                Progress::Tick { .. } => {}
             })
             .unwrap();
         assert!(report.steps.iter().all(|s| matches!(s.status, StepStatus::Succeeded)));

@@ -4,6 +4,23 @@
 //! JSON on request) and maps results to exit codes: 0 success, 1 the input has errors, 2 the
 //! command could not run (bad arguments, unreadable files).
 
+/// `println!` that does not panic when standard output is closed (`mlp runs | head`): output
+/// nobody reads is dropped, and the command carries on, so a run is never cut short by it.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` without the panic, as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod run;
 mod store;
 
@@ -24,6 +41,10 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log level of mlp's tracing on standard error: error, warn, info, debug or trace
+    /// (`RUST_LOG` takes filter directives, such as `mlp_runtime=debug`).
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log_level: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -84,6 +105,10 @@ enum Command {
         /// Run every step, reusing nothing from earlier runs (results are still recorded).
         #[arg(long)]
         no_cache: bool,
+        /// Print events as JSON lines on standard output (started, finished with outputs and
+        /// logs, and the run's end) instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// List the runs in a store (`mlp runs`), or show one with its steps and artifacts
     /// (`mlp runs show ID`).
@@ -197,6 +222,10 @@ enum GraphFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = init_tracing(cli.log_level.as_deref()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Check { file, set, format, deny_warnings } => {
             let Some(checked) = load(&file, &set) else { return ExitCode::from(2) };
@@ -209,7 +238,7 @@ fn main() -> ExitCode {
                 let steps = checked.ir.as_ref().map_or(0, |ir| ir.steps.len());
                 let warnings = checked.diagnostics.len();
                 let w = if warnings == 0 { String::new() } else { format!(", {warnings} warning{}", plural(warnings)) };
-                println!("ok: {} checked, {steps} step{}{w}", file.display(), plural(steps));
+                outln!("ok: {} checked, {steps} step{}{w}", file.display(), plural(steps));
             }
             ExitCode::SUCCESS
         }
@@ -222,7 +251,7 @@ fn main() -> ExitCode {
                 GraphFormat::Mermaid => ir.to_mermaid(),
                 GraphFormat::Json => ir.to_json() + "\n",
             };
-            print!("{out}");
+            out!("{out}");
             ExitCode::SUCCESS
         }
         Command::Fmt { files, check } => {
@@ -245,12 +274,12 @@ fn main() -> ExitCode {
                 }
             }
             for f in &changed {
-                println!("{} {}", if check { "would reformat" } else { "reformatted" }, f.display());
+                outln!("{} {}", if check { "would reformat" } else { "reformatted" }, f.display());
             }
             if check && !changed.is_empty() { ExitCode::from(1) } else { ExitCode::SUCCESS }
         }
-        Command::Run { file, set, show, rows, jobs, store, no_cache } => {
-            run::run(&file, &set, &show, rows, run::Settings { jobs: jobs.map(usize::from), store, no_cache })
+        Command::Run { file, set, show, rows, jobs, store, no_cache, json } => {
+            run::run(&file, &set, &show, rows, run::Settings { jobs: jobs.map(usize::from), store, no_cache, json })
         }
         Command::Runs { command, store, json } => store::runs(&store, command.map(|RunsCommand::Show { id }| id), json),
         Command::Lineage { artifact, downstream, format, store } => {
@@ -264,9 +293,9 @@ fn main() -> ExitCode {
             match mlp_runtime::scaffold::new_plugin(&name, &dir, &sdk, &mlp_guests::component("generate")) {
                 Ok(files) => {
                     for f in files {
-                        println!("created {}", f.display());
+                        outln!("created {}", f.display());
                     }
-                    println!("\nnext:\n  cd {}\n  cargo build --release\n  mlp run pipeline.mlp", dir.display());
+                    outln!("\nnext:\n  cd {}\n  cargo build --release\n  mlp run pipeline.mlp", dir.display());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -277,7 +306,7 @@ fn main() -> ExitCode {
         }
         Command::Explain { code } => match Code::parse(&code) {
             Some(c) => {
-                print!("{}", c.page());
+                out!("{}", c.page());
                 ExitCode::SUCCESS
             }
             None => {
@@ -286,6 +315,24 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Tracing to standard error, when `--log-level` or `RUST_LOG` asks for it.
+fn init_tracing(level: Option<&str>) -> Result<(), String> {
+    use tracing_subscriber::EnvFilter;
+    let filter = match (level, std::env::var("RUST_LOG")) {
+        (Some(l), _) => {
+            if !matches!(l, "error" | "warn" | "info" | "debug" | "trace" | "off") {
+                return Err(format!("--log-level {l}: use error, warn, info, debug, trace or off"));
+            }
+            EnvFilter::new(format!("mlp_runtime={l},mlp_store={l},mlp_cli={l}"))
+        }
+        (None, Ok(directives)) => EnvFilter::try_new(&directives).map_err(|e| format!("RUST_LOG={directives}: {e}"))?,
+        (None, Err(_)) => return Ok(()),
+    };
+    let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(color).init();
+    Ok(())
 }
 
 pub(crate) fn plural(n: usize) -> &'static str {
@@ -304,7 +351,7 @@ pub(crate) fn load(file: &std::path::Path, set: &[String]) -> Option<Checked> {
 
 pub(crate) fn report(checked: &Checked, format: Format) {
     match format {
-        Format::Json => println!("{}", render_json(&checked.diagnostics, &checked.sources)),
+        Format::Json => outln!("{}", render_json(&checked.diagnostics, &checked.sources)),
         Format::Human => {
             if !checked.diagnostics.is_empty() {
                 let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -8,6 +8,7 @@ use crate::{Format, load, plural, report};
 use mlp_kernels::data::Part;
 use mlp_runtime::host::{Host, HostConfig, StepEvent};
 use mlp_runtime::run::{Progress, RunOptions, RunReport, StepStatus};
+use std::io::IsTerminal;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -19,6 +20,8 @@ pub(crate) struct Settings {
     pub store: Option<std::path::PathBuf>,
     /// `--no-cache`.
     pub no_cache: bool,
+    /// `--json`: events as JSON lines on standard output instead of text.
+    pub json: bool,
 }
 
 pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize, settings: Settings) -> ExitCode {
@@ -53,7 +56,10 @@ pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize, set
         use_cache: !settings.no_cache,
         ..RunOptions::default()
     };
-    let result = mlp_runtime::run::run(&host, ir, &root, &options, &mut |p| print_progress(&p));
+    let live = !settings.json && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let mut view = View { json: settings.json, live, status_shown: false };
+    let result = mlp_runtime::run::run(&host, ir, &root, &options, &mut |p| view.progress(&p));
+    view.clear_status();
     let report = match result {
         Ok(r) => r,
         Err(errors) => {
@@ -69,9 +75,32 @@ pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize, set
             show_artifact(&report, step, port, rows);
         }
     }
-    summary(&report, started.elapsed());
-    if let Some(run) = report.run {
-        eprintln!("recorded as run {run} in {} (`mlp runs show {run} --store {}`)", store.display(), store.display());
+    if settings.json {
+        let state = if report.canceled {
+            "canceled"
+        } else if report.failures().next().is_some() {
+            "failed"
+        } else {
+            "complete"
+        };
+        let event = serde_json::json!({
+            "event": "run",
+            "state": state,
+            "run": report.run.map(|r| r.0),
+            "store": store,
+            "elapsed_ms": started.elapsed().as_millis() as u64,
+        });
+        outln!("{event}");
+    } else {
+        summary(&report, started.elapsed());
+        outputs_summary(ir, &report, &store);
+        if let Some(run) = report.run {
+            eprintln!(
+                "recorded as run {run} in {} (`mlp runs show {run} --store {}`)",
+                store.display(),
+                store.display()
+            );
+        }
     }
     if report.canceled {
         eprintln!("canceled: steps that had not finished were stopped");
@@ -80,8 +109,123 @@ pub(crate) fn run(file: &Path, set: &[String], show: &[String], rows: usize, set
     if report.failures().next().is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
+/// How progress is shown: text lines, a live status line on a terminal, or JSON events.
+struct View {
+    json: bool,
+    live: bool,
+    status_shown: bool,
+}
+
+impl View {
+    fn clear_status(&mut self) {
+        if self.status_shown {
+            eprint!("\r\x1b[2K");
+            self.status_shown = false;
+        }
+    }
+
+    fn progress(&mut self, p: &Progress<'_>) {
+        if self.json {
+            json_event(p);
+            return;
+        }
+        if let Progress::Tick { running, done, total } = p {
+            if self.live && !running.is_empty() {
+                let now: Vec<String> = running.iter().map(|(id, t)| format!("{id} {:.1}s", t.as_secs_f64())).collect();
+                eprint!("\r\x1b[2K[{done}/{total}] running: {}", now.join(", "));
+                self.status_shown = true;
+            }
+            return;
+        }
+        self.clear_status();
+        print_progress(p);
+    }
+}
+
+/// One JSON line per event on standard output.
+fn json_event(p: &Progress<'_>) {
+    let event = match p {
+        Progress::Started(id, attempt) => serde_json::json!({"event": "started", "step": id, "attempt": attempt}),
+        Progress::Tick { .. } => return,
+        Progress::Finished(r) => {
+            let (status, error) = match &r.status {
+                StepStatus::Succeeded => ("succeeded", None),
+                StepStatus::Cached => ("cached", None),
+                StepStatus::Skipped(why) => ("skipped", Some(why.clone())),
+                StepStatus::Failed(e) => ("failed", Some(e.message.clone())),
+            };
+            let outputs: serde_json::Map<String, serde_json::Value> = r
+                .outputs
+                .iter()
+                .map(|(port, a)| {
+                    let parts: serde_json::Map<String, serde_json::Value> = a
+                        .data
+                        .parts
+                        .iter()
+                        .map(|(name, part)| {
+                            let v = match part {
+                                Part::Table(t) => serde_json::json!({"rows": t.num_rows()}),
+                                Part::Blob(b) => serde_json::json!({"bytes": b.len()}),
+                            };
+                            (name.clone(), v)
+                        })
+                        .collect();
+                    (
+                        port.clone(),
+                        serde_json::json!({"type": a.data.artifact_type, "digest": a.digest, "parts": parts}),
+                    )
+                })
+                .collect();
+            let logs: Vec<serde_json::Value> = r
+                .events
+                .iter()
+                .map(|e| match e {
+                    StepEvent::Log { level, message } => serde_json::json!({"log": level, "message": message}),
+                    StepEvent::Progress { fraction, note } => serde_json::json!({"progress": fraction, "note": note}),
+                    StepEvent::Metric { name, step, value } => {
+                        serde_json::json!({"metric": name, "step": step, "value": value})
+                    }
+                })
+                .collect();
+            serde_json::json!({
+                "event": "finished",
+                "step": r.id,
+                "status": status,
+                "error": error,
+                "attempts": r.attempts,
+                "elapsed_ms": r.elapsed.as_secs_f64() * 1e3,
+                "outputs": outputs,
+                "events": logs,
+            })
+        }
+    };
+    outln!("{event}");
+}
+
+/// Where the pipeline's final outputs (those no step consumes) are in the store.
+fn outputs_summary(ir: &mlp_lang::ir::Ir, report: &RunReport, store: &Path) {
+    let consumed: std::collections::HashSet<(&str, &str)> =
+        ir.edges.iter().map(|e| (e.from.as_str(), e.output.as_str())).collect();
+    let Ok(artifacts) = mlp_store::ArtifactStore::open(store) else { return };
+    let mut lines = Vec::new();
+    for s in &report.steps {
+        for (port, a) in &s.outputs {
+            if consumed.contains(&(s.id.as_str(), port.as_str())) {
+                continue;
+            }
+            if let Ok(path) = artifacts.path_of(&a.digest) {
+                lines.push(format!("  {}.{port}: {} in {}", s.id, a.data.artifact_type, path.display()));
+            }
+        }
+    }
+    if !lines.is_empty() {
+        eprintln!("outputs:\n{}", lines.join("\n"));
+    }
+}
+
 fn print_progress(p: &Progress<'_>) {
     match p {
+        Progress::Tick { .. } => {}
         Progress::Started(id, attempt) if *attempt > 1 => eprintln!("  {id}: retrying (attempt {attempt})"),
         Progress::Started(..) => {}
         Progress::Finished(r) => {
@@ -155,27 +299,27 @@ fn summary(report: &RunReport, elapsed: std::time::Duration) {
 
 fn show_artifact(report: &RunReport, step: &str, port: &str, rows: usize) {
     let Some(a) = report.artifact(step, port) else {
-        println!("{step}.{port}: not produced");
+        outln!("{step}.{port}: not produced");
         return;
     };
-    println!("{step}.{port}: {} {}", a.data.artifact_type, a.digest);
+    outln!("{step}.{port}: {} {}", a.data.artifact_type, a.digest);
     print_artifact(&a.data, rows);
 }
 
 /// An artifact's properties and parts, tables as text.
 pub(crate) fn print_artifact(data: &mlp_kernels::data::ArtifactData, rows: usize) {
     for (k, v) in &data.properties {
-        println!("  {k} = {v}");
+        outln!("  {k} = {v}");
     }
     for (name, part) in &data.parts {
         match part {
             Part::Table(t) => {
-                println!("\n[{name}] {} rows", t.num_rows());
-                print!("{}", mlp_runtime::table_text(t, rows));
+                outln!("\n[{name}] {} rows", t.num_rows());
+                out!("{}", mlp_runtime::table_text(t, rows));
             }
             Part::Blob(b) => match std::str::from_utf8(b) {
-                Ok(text) if text.len() <= 4096 => println!("\n[{name}]\n{text}"),
-                _ => println!("\n[{name}] {} bytes", b.len()),
+                Ok(text) if text.len() <= 4096 => outln!("\n[{name}]\n{text}"),
+                _ => outln!("\n[{name}] {} bytes", b.len()),
             },
         }
     }

@@ -45,7 +45,7 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn json(v: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
 fn time(ms: i64) -> String {
@@ -82,9 +82,9 @@ pub(crate) fn runs(store: &Path, id: Option<i64>, as_json: bool) -> ExitCode {
         if as_json {
             json(&runs);
         } else {
-            println!("{:>4}  {:<9}  {:<19}  {:>9}  name", "id", "state", "started", "took");
+            outln!("{:>4}  {:<9}  {:<19}  {:>9}  name", "id", "state", "started", "took");
             for r in &runs {
-                println!(
+                outln!(
                     "{:>4}  {:<9}  {}  {:>9}  {}",
                     r.id,
                     r.state.to_string(),
@@ -105,7 +105,7 @@ pub(crate) fn runs(store: &Path, id: Option<i64>, as_json: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let r = &detail.run;
-    println!(
+    outln!(
         "run {} {} ({}), started {}, took {}",
         r.id,
         r.name,
@@ -119,7 +119,7 @@ pub(crate) fn runs(store: &Path, id: Option<i64>, as_json: bool) -> ExitCode {
             (_, Some(err)) => format!("  {err}"),
             _ => String::new(),
         };
-        println!(
+        outln!(
             "  {:>5}  {:<9} {:<20} attempt {}  {:>9}{extra}",
             e.id,
             e.state.to_string(),
@@ -129,7 +129,7 @@ pub(crate) fn runs(store: &Path, id: Option<i64>, as_json: bool) -> ExitCode {
         );
         for ev in &e.events {
             let digest = l.artifact(ev.artifact).map(|a| a.digest).unwrap_or_default();
-            println!("           {:<6} {:<12} artifact {} {digest}", ev.kind.to_string(), ev.port, ev.artifact);
+            outln!("           {:<6} {:<12} artifact {} {digest}", ev.kind.to_string(), ev.port, ev.artifact);
         }
     }
     ExitCode::SUCCESS
@@ -169,7 +169,7 @@ pub(crate) fn lineage_cmd(store: &Path, what: &str, downstream: bool, dot: bool)
     let graph = if downstream { l.downstream(id) } else { l.upstream(id) };
     match graph {
         Ok(g) => {
-            print!("{}", if dot { g.to_dot() } else { g.to_text() });
+            out!("{}", if dot { g.to_dot() } else { g.to_text() });
             ExitCode::SUCCESS
         }
         Err(e) => fail(e),
@@ -190,7 +190,7 @@ pub(crate) fn artifacts_cmd(store: &Path, command: ArtifactsCommand, as_json: bo
             }
             Ok(list) => {
                 for s in list {
-                    println!(
+                    outln!(
                         "{}  {:<14} {:>3} part{}  {} bytes",
                         s.digest,
                         s.artifact_type,
@@ -210,7 +210,7 @@ pub(crate) fn artifacts_cmd(store: &Path, command: ArtifactsCommand, as_json: bo
             };
             match a.get(&digest) {
                 Ok(data) => {
-                    println!("{digest}: {}", data.artifact_type);
+                    outln!("{digest}: {}", data.artifact_type);
                     crate::run::print_artifact(&data, rows);
                     ExitCode::SUCCESS
                 }
@@ -232,7 +232,7 @@ pub(crate) fn artifacts_cmd(store: &Path, command: ArtifactsCommand, as_json: bo
             match a.export(&digest, &dest, format) {
                 Ok(files) => {
                     for f in files {
-                        println!("wrote {}", f.display());
+                        outln!("wrote {}", f.display());
                     }
                     ExitCode::SUCCESS
                 }
@@ -279,10 +279,10 @@ pub(crate) fn doctor(store: &Path, fix: bool, deep: bool, as_json: bool) -> Exit
         for i in &report.issues {
             let what = i.id.clone().or_else(|| i.path.as_ref().map(|p| p.display().to_string())).unwrap_or_default();
             let state = if i.fixed { " (fixed)" } else { "" };
-            println!("{:?}: {what}: {}{state}\n  fix: {}", i.severity, i.message, i.fix);
+            outln!("{:?}: {what}: {}{state}\n  fix: {}", i.severity, i.message, i.fix);
         }
         let c = &report.checked;
-        println!(
+        outln!(
             "{}: {} artifact folders, {} artifact rows, {} runs, {} temporary entries checked",
             if report.is_clean() { "clean" } else { "problems found" },
             c.artifact_folders,

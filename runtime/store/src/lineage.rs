@@ -46,6 +46,25 @@ pub const APPLICATION_ID: i64 = 0x6d6c_7021;
 /// How long a write waits for another process's transaction before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Whether SQLite said the database is busy or locked.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// Runs `f` again while SQLite answers "busy", for up to [`BUSY_TIMEOUT`]: for the statements
+/// that SQLite does not retry itself.
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// How long closing waits for the lock to optimize before skipping it.
 pub const CLOSE_BUSY_TIMEOUT: Duration = Duration::from_millis(250);
 
@@ -884,7 +903,10 @@ impl LineageStore {
         if app != 0 && app != APPLICATION_ID {
             return Err(LineageError::Foreign { path, found: app });
         }
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).map_err(open_err)?;
+        // Switching a new database to WAL takes an exclusive lock, and SQLite answers "busy" at
+        // once (without the busy handler) while another process opens the same new store.
+        let mode: String =
+            retry_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))).map_err(open_err)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(open_err(rusqlite::Error::InvalidParameterName(format!(
                 "the journal mode stayed `{mode}` instead of WAL (is the folder on a network file system?)"
@@ -894,10 +916,12 @@ impl LineageStore {
         let mut store = LineageStore { conn, path, host: host_name(), closed: false };
         store.migrate()?;
         // Fresh statistics for the planner (bounded work; see the module documentation).
-        store
-            .conn
-            .execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")
-            .map_err(|source| LineageError::Open { path: store.path.clone(), source })?;
+        // Best effort, like on close: a concurrent writer can make the statistics update fail
+        // with "busy" at once (a read transaction cannot be upgraded), and the next open retries.
+        match store.conn.execute_batch("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;") {
+            Err(e) if is_busy(&e) => {}
+            other => other.map_err(|source| LineageError::Open { path: store.path.clone(), source })?,
+        }
         Ok(store)
     }
 
