@@ -497,3 +497,74 @@ fn log_level_turns_on_tracing_and_rejects_unknown_levels() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(text(&bad.stderr).contains("--log-level loud: use error, warn, info, debug, trace or off"));
 }
+
+#[test]
+fn two_independent_slow_steps_run_at_the_same_time() {
+    let dir = project(
+        "overlap",
+        r#"
+PROBE
+step one = probe { mode = "calls", n = 300000 }
+step two = probe { mode = "calls", n = 300000 }
+"#,
+    );
+    let out = mlp(&["run", "pipeline.mlp", "-j", "2"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let runs: serde_json::Value = serde_json::from_slice(&mlp(&["runs", "--json"], &dir).stdout).unwrap();
+    let id = runs[0]["id"].to_string();
+    let detail: serde_json::Value =
+        serde_json::from_slice(&mlp(&["runs", "show", &id, "--json"], &dir).stdout).unwrap();
+    let span = |step: &str| {
+        let e = detail["executions"].as_array().unwrap().iter().find(|e| e["step"] == step).unwrap();
+        (e["started_at"].as_i64().unwrap(), e["ended_at"].as_i64().unwrap())
+    };
+    let (a, b) = (span("one"), span("two"));
+    // Each started before the other ended: their executions overlap.
+    assert!(a.0 <= b.1 && b.0 <= a.1, "one {a:?}, two {b:?}");
+}
+
+#[test]
+fn lineage_of_the_example_is_exactly_its_graph() {
+    let dir = project("exact-lineage", QUICK);
+    let run = mlp(&["run", "pipeline.mlp"], &dir);
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let tree = text(&mlp(&["lineage", "3"], &dir).stdout);
+    // Artifact 1 is `data`'s output and 2 is `kept`'s: both Examples; read them off the run.
+    let run: serde_json::Value = serde_json::from_slice(&mlp(&["runs", "show", "2", "--json"], &dir).stdout).unwrap();
+    let art = |step: &str| -> i64 {
+        let e = run["executions"].as_array().unwrap().iter().find(|e| e["step"] == step).unwrap();
+        e["events"].as_array().unwrap().iter().find(|v| v["kind"] == "output").unwrap()["artifact"].as_i64().unwrap()
+    };
+    assert_eq!((art("data"), art("kept"), art("stats")), (1, 2, 3));
+    let digest_of = |id: i64| {
+        let line = text(&mlp(&["lineage", &id.to_string()], &dir).stdout);
+        line.lines().next().unwrap().split_whitespace().nth(1).unwrap().to_string()
+    };
+    // The short digests, as the tree prints them.
+    let (d1, d2, d3) = (digest_of(1), digest_of(2), digest_of(3));
+    let examples = repo().join("plugins/examples/components.mlp");
+    let c = |name: &str| format!("{}#{name}", examples.display());
+    let expected = format!(
+        "Statistics {d3} (artifact 3)\n\
+         └─ step `stats` ({}, execution 3, run 2)\n   \
+            └─ examples: Examples {d2} (artifact 2)\n      \
+               └─ step `kept` ({}, execution 2, run 2)\n         \
+                  └─ examples: Examples {d1} (artifact 1)\n            \
+                     └─ step `data` ({}, execution 1, run 2)\n",
+        c("column_stats"),
+        c("filter_rows"),
+        c("generate")
+    );
+    assert_eq!(tree, expected);
+    let down = text(&mlp(&["lineage", "1", "--downstream"], &dir).stdout);
+    let expected_down = format!(
+        "Examples {d1} (artifact 1)\n\
+         └─ step `kept` ({}, execution 2, run 2)\n   \
+            └─ out: Examples {d2} (artifact 2)\n      \
+               └─ step `stats` ({}, execution 3, run 2)\n         \
+                  └─ out: Statistics {d3} (artifact 3)\n",
+        c("filter_rows"),
+        c("column_stats")
+    );
+    assert_eq!(down, expected_down);
+}
