@@ -30,7 +30,7 @@
 
 use crate::data::Table;
 use crate::error::{ErrorKind, KernelError, Result};
-use crate::schema::is_string_type;
+use crate::schema::{is_integer_type, is_string_type};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{
@@ -441,15 +441,8 @@ impl Compiler<'_> {
 fn column_type(dt: &DataType) -> Option<Ty> {
     Some(match dt {
         DataType::Boolean => Ty::Bool,
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64
-        | DataType::Timestamp(_, _)
+        dt if is_integer_type(dt) => Ty::Int,
+        DataType::Timestamp(_, _)
         | DataType::Date32
         | DataType::Date64
         | DataType::Time32(_)

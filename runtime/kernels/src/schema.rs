@@ -34,14 +34,7 @@ impl DType {
     pub fn from_arrow(dt: &DataType) -> DType {
         match dt {
             DataType::Boolean => DType::Boolean,
-            DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64 => DType::Int64,
+            dt if is_integer_type(dt) => DType::Int64,
             DataType::Float16 | DataType::Float32 => DType::Float32,
             DataType::Float64 => DType::Float64,
             DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DType::Utf8,
@@ -102,6 +95,21 @@ pub fn column_index(table: &Table, name: &str) -> Result<usize> {
 /// The chunks of column `idx`, one per batch, in row order.
 pub(crate) fn chunks(table: &Table, idx: usize) -> impl Iterator<Item = &ArrayRef> {
     table.batches().iter().map(move |b| b.column(idx))
+}
+
+/// Whether `dt` is an integer type of any width, signed or not.
+pub(crate) fn is_integer_type(dt: &DataType) -> bool {
+    matches!(
+        dt,
+        DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+    )
 }
 
 /// Whether `dt` is a string type this crate reads as text: utf8, large-utf8, utf8-view, or a

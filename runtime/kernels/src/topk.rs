@@ -10,7 +10,7 @@ use crate::dict::{key_counts, string_values};
 use crate::error::{KernelError, Result};
 use crate::hash::FastMap;
 use crate::numeric::{NumVisitor, ToF64, for_each_valid_run, visit_numeric};
-use crate::schema::{chunks, column_index};
+use crate::schema::{chunks, column_index, is_integer_type};
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, Float32Array, Float64Array};
 use arrow_buffer::NullBuffer;
@@ -60,16 +60,7 @@ pub fn top_k(table: &Table, column: &str, k: usize) -> Result<Vec<(String, u64)>
             let v = vec![(false, f), (true, t)].into_iter().filter(|(_, c)| *c > 0).collect();
             top_of(v, k, |a, b| a.cmp(b)).into_iter().map(|(b, c)| (b.to_string(), c)).collect()
         }
-        DataType::Int8
-        | DataType::Int16
-        | DataType::Int32
-        | DataType::Int64
-        | DataType::UInt8
-        | DataType::UInt16
-        | DataType::UInt32
-        | DataType::UInt64
-        | DataType::Float32
-        | DataType::Float64 => {
+        t if is_integer_type(t) || matches!(t, DataType::Float32 | DataType::Float64) => {
             let mut c = KeyCounter { map: FastMap::default(), kind: KeyKind::Signed };
             for a in chunks(table, idx) {
                 visit_numeric(a.as_ref(), column, &mut c)?;
