@@ -21,7 +21,6 @@
 use crate::host::{
     Grant, Host, InputArtifact, LoadError, LoadedComponent, StepError, StepErrorKind, StepEvent, StepOutput, StepRun,
 };
-use mlp_kernels::data::ArtifactData;
 use mlp_lang::ir::{Ir, IrExpr, Resolve, Source, Step, Value};
 use mlp_lang::syntax::ast::{BinOp, UnOp};
 pub use mlp_store::artifact_digest;
@@ -294,7 +293,7 @@ enum Outcome {
     /// One attempt ran: its result, and its outputs as stored (when there is a store).
     Ran(usize, Result<(StepOutput, Vec<(String, StoredArtifact)>), StepError>),
     /// A cached step's outputs were read back from the artifact store (or could not be).
-    Loaded(usize, Result<Vec<(String, ArtifactData, String)>, String>),
+    Loaded(usize, Result<Vec<(String, Produced)>, String>),
 }
 
 /// The cache key of a step: the component's bytes (digest), the resolved parameters, the
@@ -562,28 +561,20 @@ async fn schedule(
             {
                 let exec = lineage.record_cached(run, &spec, &hit).map_err(store_err)?;
                 executions[i] = Some(exec);
-                for (port, a) in &hit.outputs {
-                    produced.insert(
-                        (step.id.clone(), port.clone()),
-                        Produced {
-                            artifact: InputArtifact {
-                                data: Arc::new(ArtifactData::default()),
-                                digest: a.digest.clone(),
-                            },
-                            id: Some(a.id),
-                        },
-                    );
-                }
                 let artifacts = artifacts.clone();
-                let wanted: Vec<(String, String)> =
-                    hit.outputs.iter().map(|(p, a)| (p.clone(), a.digest.clone())).collect();
+                let wanted: Vec<(String, String, ArtifactId)> =
+                    hit.outputs.iter().map(|(p, a)| (p.clone(), a.digest.clone(), a.id)).collect();
                 running.spawn_blocking(move || {
                     let loaded = wanted
                         .into_iter()
-                        .map(|(port, digest)| {
-                            artifacts.get(&digest).map(|d| (port, d, digest)).map_err(|e| e.to_string())
+                        .map(|(port, digest, id)| {
+                            let data = artifacts.get(&digest).map_err(|e| e.to_string())?;
+                            Ok((
+                                port,
+                                Produced { artifact: InputArtifact { data: Arc::new(data), digest }, id: Some(id) },
+                            ))
                         })
-                        .collect::<Result<Vec<_>, _>>();
+                        .collect::<Result<Vec<_>, String>>();
                     Outcome::Loaded(i, loaded)
                 });
                 slots[i] = Slot::Running;
@@ -596,7 +587,7 @@ async fn schedule(
             progress(Progress::Started(&step.id, attempts[i]));
             started_at[i] = Some(std::time::Instant::now());
             tracing::info!(step = %step.id, attempt = attempts[i], "step started");
-            let (host, component) = (host.clone(), components[i].clone());
+            let (host, component, step_id) = (host.clone(), components[i].clone(), step.id.clone());
             let artifacts = store.as_ref().map(|(a, _)| a.clone());
             running.spawn_blocking(move || {
                 let result = host.run(&component, request).and_then(|out| {
@@ -607,7 +598,7 @@ async fn schedule(
                                 Ok(s) => stored.push((port.clone(), s)),
                                 Err(e) => {
                                     return Err(StepError {
-                                        step: component.info.name.clone(),
+                                        step: step_id.clone(),
                                         kind: StepErrorKind::Setup,
                                         message: format!("cannot store output `{port}`: {e}"),
                                         detail: None,
@@ -654,25 +645,18 @@ async fn schedule(
             Outcome::Loaded(i, Ok(parts)) => {
                 let step = &ir.steps[i];
                 let mut outputs = BTreeMap::new();
-                for (port, data, digest) in parts {
-                    let key = (step.id.clone(), port.clone());
-                    let id = produced.get(&key).and_then(|p| p.id);
-                    let a = InputArtifact { data: Arc::new(data), digest };
-                    produced.insert(key, Produced { artifact: a.clone(), id });
-                    outputs.insert(port, a);
+                for (port, p) in parts {
+                    outputs.insert(port.clone(), p.artifact.clone());
+                    produced.insert((step.id.clone(), port), p);
                 }
                 (i, finished(step, StepStatus::Cached, attempts[i], Duration::ZERO, outputs, Vec::new(), String::new()))
             }
             Outcome::Loaded(i, Err(message)) => {
                 // The cached outputs could not be read back: run the step instead.
-                let step = &ir.steps[i];
                 if let (Some(lineage), Some(exec)) = (lineage, executions[i]) {
                     lineage
                         .fail_execution(exec, &format!("cached outputs unreadable: {message}"))
                         .map_err(store_err)?;
-                }
-                for port in step.outputs.keys() {
-                    produced.remove(&(step.id.clone(), port.clone()));
                 }
                 skip_cache[i] = true;
                 slots[i] = Slot::Waiting;
