@@ -1,6 +1,7 @@
-//! Builds the guest workspace `plugins/` for `wasm32-wasip2` with a nested cargo, into its own
-//! target directory (`plugins/target`), so that a plain `cargo build` or `cargo test` of mlp also
-//! builds every plugin component the examples and tests use.
+//! Builds the guest workspaces `plugins/` and `stdlib/components/` for `wasm32-wasip2` with a
+//! nested cargo, into one target directory of their own (`plugins/target`), so that a plain
+//! `cargo build` or `cargo test` of mlp also builds every plugin component the examples and tests
+//! use, and the standard components the `mlp` binary embeds.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +13,10 @@ fn main() {
     for watched in ["Cargo.toml", "Cargo.lock", "sdk", "examples", "testing"] {
         println!("cargo:rerun-if-changed={}", plugins.join(watched).display());
     }
+    let stdlib = root.join("stdlib");
+    for watched in ["components", "data"] {
+        println!("cargo:rerun-if-changed={}", stdlib.join(watched).display());
+    }
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-env-changed=MLP_SKIP_GUEST_BUILD");
     println!("cargo:rerun-if-env-changed=CI");
@@ -20,10 +25,40 @@ fn main() {
     let out = target_dir.join("wasm32-wasip2").join("release");
     println!("cargo:rustc-env=MLP_GUESTS_DIR={}", out.display());
     println!("cargo:rustc-env=MLP_SDK_DIR={}", plugins.join("sdk").display());
-    if std::env::var_os("MLP_SKIP_GUEST_BUILD").is_some() {
-        return;
+    if std::env::var_os("MLP_SKIP_GUEST_BUILD").is_none() {
+        build(&plugins, &target_dir);
+        build(&stdlib.join("components"), &target_dir);
     }
-    build(&plugins, &target_dir);
+    embed_stdlib(&stdlib.join("components"), &out);
+}
+
+/// Writes `stdlib.rs` into OUT_DIR: the standard components' bytes, embedded with
+/// `include_bytes!`, so the `mlp` binary carries them. A component not built (only possible
+/// with MLP_SKIP_GUEST_BUILD) is left out, and running a step that uses it says so.
+fn embed_stdlib(components: &Path, wasm_dir: &Path) {
+    let mut names: Vec<String> = std::fs::read_dir(components)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .filter(|e| e.path().join("Cargo.toml").is_file() && e.file_name() != "common")
+                .filter_map(|e| e.file_name().to_str().map(|n| n.replace('-', "_")))
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    let mut code = String::from(
+        "/// The standard components: (name, component bytes).\npub static STDLIB: &[(&str, &[u8])] = &[\n",
+    );
+    for name in &names {
+        let path = wasm_dir.join(format!("{name}.wasm"));
+        if path.is_file() {
+            code.push_str(&format!("    ({name:?}, include_bytes!({:?})),\n", path.display().to_string()));
+        }
+    }
+    code.push_str("];\n");
+    let out_dir = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
+    if let Err(e) = std::fs::write(out_dir.join("stdlib.rs"), code) {
+        fail(&format!("cannot write {}: {e}", out_dir.display()));
+    }
 }
 
 fn build(plugins: &Path, target_dir: &Path) {

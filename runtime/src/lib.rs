@@ -166,6 +166,18 @@ pub fn relative(target: &Path, base: &Path) -> Option<PathBuf> {
     Some(out)
 }
 
+/// The bytes of the standard component a step's `wasm` key names
+/// (`std/components/statistics.wasm`), when this build carries it.
+pub fn stdlib_component(wasm: &str) -> Option<&'static [u8]> {
+    let name = wasm.strip_prefix("std/components/")?.strip_suffix(".wasm")?;
+    mlp_guests::stdlib_component(name)
+}
+
+/// The names of the standard components this build carries.
+pub fn stdlib_components() -> Vec<&'static str> {
+    mlp_guests::STDLIB.iter().map(|(n, _)| *n).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

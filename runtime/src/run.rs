@@ -90,7 +90,10 @@ impl PrepareError {
             PrepareError::Signature { .. } => "make the component's `describe` and its `component` block in the .mlp file agree (names, artifact types, parameters), then rebuild".into(),
             PrepareError::Store { .. } => "run `mlp doctor` on the store, or pass another folder with --store".into(),
             PrepareError::Runtime(_) => "the machine refused a thread; free some resources and run again".into(),
-            PrepareError::Stdlib { .. } => "`mlp check` and `mlp graph` work on it; running it needs the standard components, which come with the tabular issues of mlp's roadmap".into(),
+            PrepareError::Stdlib { .. } => format!(
+                "`mlp check` and `mlp graph` work on it, but this build of mlp does not carry that component yet; the standard components it carries are: {}",
+                crate::stdlib_components().join(", ")
+            ),
         }
     }
 }
@@ -181,12 +184,22 @@ pub fn prepare(host: &Host, ir: &Ir, root_dir: &Path) -> Result<Vec<Arc<LoadedCo
     let mut errors = Vec::new();
     for step in &ir.steps {
         let loc = format!("{}:{}", step.source.0, step.source.1);
-        if step.wasm.starts_with(mlp_lang::source::STD_PREFIX) {
-            errors.push(PrepareError::Stdlib { step: step.id.clone(), source_loc: loc, wasm: step.wasm.clone() });
-            continue;
-        }
-        let path = root_dir.join(&step.wasm);
-        match host.load(&path, step.digest.as_deref()) {
+        let loaded = if step.wasm.starts_with(mlp_lang::source::STD_PREFIX) {
+            match crate::stdlib_component(&step.wasm) {
+                Some(bytes) => host.load_bytes(Path::new(&step.wasm), bytes, step.digest.as_deref()),
+                None => {
+                    errors.push(PrepareError::Stdlib {
+                        step: step.id.clone(),
+                        source_loc: loc,
+                        wasm: step.wasm.clone(),
+                    });
+                    continue;
+                }
+            }
+        } else {
+            host.load(&root_dir.join(&step.wasm), step.digest.as_deref())
+        };
+        match loaded {
             Ok(c) => match signature_mismatch(step, &c) {
                 None => out.push(c),
                 Some(mismatch) => errors.push(PrepareError::Signature {

@@ -5,9 +5,11 @@
 //! and a learnable binary label `big_tipper` (the tip is more than 20% of the fare), which
 //! depends on the payment type, the fare, the hour and the company. The same seed gives the same
 //! bytes on every run (values come from `exp`, `ln` and `cos` of the platform's math library, so
-//! another platform may differ in a last printed digit). A *drifted* variant changes the distribution of `trip_miles` (longer
-//! trips) and `payment_type` (more mobile payments) and leaves every other column as it was, so
-//! a drift check must flag exactly those two.
+//! another platform may differ in a last printed digit). A *drifted* variant changes the
+//! distribution of `trip_miles` (recorded 1.6 times longer) and `payment_type` (more mobile
+//! payments). Every other input column keeps its distribution, so a drift check on them must flag
+//! exactly those two; `tips`, `trip_total` and the label follow the payment type (mobile payers
+//! tip), so they shift too.
 
 use std::io::Write;
 
@@ -154,11 +156,11 @@ pub fn write_csv(spec: Spec, w: &mut impl Write) -> std::io::Result<()> {
         let hour = rng.below(24);
         let day = 1 + rng.below(7);
         let month = 1 + rng.below(12);
-        // Trip length: log-normal, longer in the drifted variant.
-        let mut miles = (0.6 + 0.9 * rng.normal()).exp().min(80.0);
-        if spec.drift {
-            miles *= 1.6;
-        }
+        // Trip length: log-normal. The drifted variant records it 1.6 times longer (as a meter
+        // that reports kilometres would), and everything computed from the true length (time,
+        // fare, drop-off point) stays as it was.
+        let miles = (0.6 + 0.9 * rng.normal()).exp().min(80.0);
+        let recorded_miles = if spec.drift { miles * 1.6 } else { miles };
         let seconds = (miles * (150.0 + 60.0 * rng.unit()) + 60.0).round();
         let fare = (3.25 + 2.25 * miles + 0.2 * seconds / 36.0 + rng.normal().abs()).max(3.25);
         let payment = pick(&mut rng, PAYMENTS, spec.drift);
@@ -198,7 +200,7 @@ pub fn write_csv(spec: Spec, w: &mut impl Write) -> std::io::Result<()> {
             hour.to_string(),
             day.to_string(),
             month.to_string(),
-            format!("{miles:.2}"),
+            format!("{recorded_miles:.2}"),
             seconds_s,
             format!("{fare:.2}"),
             format!("{tips:.2}"),
@@ -328,7 +330,7 @@ mod tests {
         assert!((ratio - 1.6).abs() < 0.05, "{ratio}");
         let mobile = |t: &str| column(t, "payment_type").iter().filter(|p| *p == "Mobile").count() as f64 / 50_000.0;
         assert!(mobile(&a) < 0.08 && mobile(&b) > 0.3, "{} {}", mobile(&a), mobile(&b));
-        for stable in ["trip_start_hour", "pickup_community_area", "pickup_latitude"] {
+        for stable in ["trip_start_hour", "pickup_community_area", "pickup_latitude", "fare", "trip_seconds"] {
             let (x, y) = (mean(&column(&a, stable)), mean(&column(&b, stable)));
             assert!((x - y).abs() / x.abs() < 0.02, "{stable}: {x} vs {y}");
         }

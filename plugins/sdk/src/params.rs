@@ -98,4 +98,45 @@ impl Params {
             })
             .collect()
     }
+    /// A map parameter (`map<T>`) as (key, IR-encoded value) pairs in key order.
+    fn map(&self, name: &str) -> Result<Vec<(String, &Value)>, Error> {
+        let Some(v) = self.typed(name, &["map", "record"])? else { return Ok(Vec::new()) };
+        let Some(entries) = v.as_object() else {
+            return Err(Error::invalid(format!("parameter `{name}` is not a map")));
+        };
+        Ok(entries.iter().map(|(k, v)| (k.clone(), v)).collect())
+    }
+
+    /// A `map<int>` parameter, in key order.
+    pub fn int_map(&self, name: &str) -> Result<Vec<(String, i64)>, Error> {
+        self.map(name)?
+            .into_iter()
+            .map(|(k, v)| match v.get("value").and_then(Value::as_i64) {
+                Some(i) => Ok((k, i)),
+                None => Err(Error::invalid(format!("parameter `{name}`: the value of `{k}` is not an int"))),
+            })
+            .collect()
+    }
+
+    /// A `map<float>` parameter (ints accepted), in key order.
+    pub fn float_map(&self, name: &str) -> Result<Vec<(String, f64)>, Error> {
+        self.map(name)?
+            .into_iter()
+            .map(|(k, v)| match v.get("value").and_then(Value::as_f64) {
+                Some(f) => Ok((k, f)),
+                None => Err(Error::invalid(format!("parameter `{name}`: the value of `{k}` is not a number"))),
+            })
+            .collect()
+    }
+
+    /// A `map<string>` parameter, in key order.
+    pub fn string_map(&self, name: &str) -> Result<Vec<(String, String)>, Error> {
+        self.map(name)?
+            .into_iter()
+            .map(|(k, v)| match v.get("value").and_then(Value::as_str) {
+                Some(s) => Ok((k, s.to_owned())),
+                None => Err(Error::invalid(format!("parameter `{name}`: the value of `{k}` is not a string"))),
+            })
+            .collect()
+    }
 }

@@ -23,6 +23,7 @@ macro_rules! out {
 
 mod run;
 mod store;
+mod view;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -164,6 +165,39 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A readable view of an artifact: statistics, a schema or anomalies in the terminal, or
+    /// statistics as an HTML page with a histogram per feature (`--html`), two splits or two
+    /// spans side by side.
+    Show {
+        /// An artifact id or digest (a unique prefix of the hex is enough).
+        artifact: String,
+        /// The split to show (statistics): default every split in the terminal, the first one
+        /// in HTML.
+        #[arg(long)]
+        split: Option<String>,
+        /// Write an HTML page of the statistics to this file.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Statistics to compare with in the HTML page (another span, serving data). Default:
+        /// another split of the same artifact.
+        #[arg(long, value_name = "ARTIFACT")]
+        against: Option<String>,
+        /// The split of the compared statistics (default: the same split, or with no
+        /// `--against`, the next split).
+        #[arg(long, value_name = "SPLIT")]
+        against_split: Option<String>,
+        /// Rows shown of a table artifact.
+        #[arg(long, default_value_t = 10)]
+        rows: usize,
+        /// The store (default: `.mlp` in the current folder).
+        #[arg(long, default_value = ".mlp")]
+        store: PathBuf,
+    },
+    /// Work with schemas.
+    Schema {
+        #[command(subcommand)]
+        command: SchemaCommand,
+    },
     /// Work with plugins.
     Plugin {
         #[command(subcommand)]
@@ -189,6 +223,21 @@ enum PluginCommand {
         /// Path of the mlp-sdk crate (default: the SDK this mlp was built with).
         #[arg(long)]
         sdk: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SchemaCommand {
+    /// The differences between two schemas (artifact ids, digests or schema JSON files): one
+    /// line per change. Exits with 0 when they are the same and 1 when they differ.
+    Diff {
+        /// The old schema.
+        a: String,
+        /// The new schema.
+        b: String,
+        /// The store (default: `.mlp` in the current folder).
+        #[arg(long, default_value = ".mlp")]
+        store: PathBuf,
     },
 }
 
@@ -287,6 +336,10 @@ fn main() -> ExitCode {
         }
         Command::Artifacts { command, store, json } => store::artifacts_cmd(&store, command, json),
         Command::Doctor { fix, deep, store, json } => store::doctor(&store, fix, deep, json),
+        Command::Show { artifact, split, html, against, against_split, rows, store } => {
+            view::show(view::ShowArgs { artifact, store, split, html, against, against_split, rows })
+        }
+        Command::Schema { command: SchemaCommand::Diff { a, b, store } } => view::schema_diff(&store, &a, &b),
         Command::Plugin { command: PluginCommand::New { name, dir, sdk } } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
             let sdk = sdk.unwrap_or_else(|| PathBuf::from(mlp_guests::SDK_DIR));

@@ -148,11 +148,11 @@ fn json_event(p: &Progress<'_>) {
         Progress::Started(id, attempt) => serde_json::json!({"event": "started", "step": id, "attempt": attempt}),
         Progress::Tick { .. } => return,
         Progress::Finished(r) => {
-            let (status, error) = match &r.status {
-                StepStatus::Succeeded => ("succeeded", None),
-                StepStatus::Cached => ("cached", None),
-                StepStatus::Skipped(why) => ("skipped", Some(why.clone())),
-                StepStatus::Failed(e) => ("failed", Some(e.message.clone())),
+            let (status, error, detail) = match &r.status {
+                StepStatus::Succeeded => ("succeeded", None, None),
+                StepStatus::Cached => ("cached", None, None),
+                StepStatus::Skipped(why) => ("skipped", Some(why.clone()), None),
+                StepStatus::Failed(e) => ("failed", Some(e.message.clone()), e.detail.clone()),
             };
             let outputs: serde_json::Map<String, serde_json::Value> = r
                 .outputs
@@ -192,6 +192,7 @@ fn json_event(p: &Progress<'_>) {
                 "step": r.id,
                 "status": status,
                 "error": error,
+                "detail": detail,
                 "attempts": r.attempts,
                 "elapsed_ms": r.elapsed.as_secs_f64() * 1e3,
                 "outputs": outputs,
@@ -308,6 +309,10 @@ fn show_artifact(report: &RunReport, step: &str, port: &str, rows: usize) {
 
 /// An artifact's properties and parts, tables as text.
 pub(crate) fn print_artifact(data: &mlp_kernels::data::ArtifactData, rows: usize) {
+    if let Some(text) = crate::view::data_text(data) {
+        out!("{text}");
+        return;
+    }
     for (k, v) in &data.properties {
         outln!("  {k} = {v}");
     }

@@ -31,7 +31,7 @@ fn lineage(store: &Path) -> Result<LineageStore, ExitCode> {
     })
 }
 
-fn artifacts(store: &Path) -> Result<ArtifactStore, ExitCode> {
+pub(crate) fn artifacts(store: &Path) -> Result<ArtifactStore, ExitCode> {
     existing(store)?;
     ArtifactStore::open(store).map_err(|e| {
         eprintln!("error: {e}");
@@ -151,7 +151,7 @@ fn find_artifact(l: &LineageStore, what: &str) -> Result<ArtifactId, String> {
 }
 
 /// The digest of the artifact named by id or digest prefix.
-fn digest_of(store: &Path, what: &str) -> Result<String, ExitCode> {
+pub(crate) fn digest_of(store: &Path, what: &str) -> Result<String, ExitCode> {
     let l = lineage(store)?;
     find_artifact(&l, what).and_then(|id| l.artifact(id).map(|r| r.digest).map_err(|e| e.to_string())).map_err(fail)
 }

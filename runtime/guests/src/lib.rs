@@ -1,5 +1,6 @@
 //! `mlp-guests`: where the plugin components of the guest workspace (`plugins/`) are, once its
-//! build script has built them for `wasm32-wasip2`.
+//! build script has built them for `wasm32-wasip2`, and the standard components
+//! (`stdlib/components/`), embedded in the binary.
 //!
 //! Tests and the CLI depend on this crate so that `cargo build` and `cargo test` build every
 //! component they run. Set `MLP_SKIP_GUEST_BUILD=1` to skip the nested build (the paths below
@@ -18,6 +19,14 @@ pub const EXAMPLES: &[&str] = &["column_stats", "filter_rows", "generate"];
 
 /// Components built from `plugins/testing`.
 pub const TESTING: &[&str] = &["forbidden_import", "future_abi", "hostile", "probe"];
+
+include!(concat!(env!("OUT_DIR"), "/stdlib.rs"));
+
+/// The bytes of the standard component `name` (`csv_examples`, `statistics`, ...), as built
+/// into this binary.
+pub fn stdlib_component(name: &str) -> Option<&'static [u8]> {
+    STDLIB.iter().find(|(n, _)| *n == name).map(|(_, b)| *b)
+}
 
 /// The built component named `name` (`column_stats`, `hostile`, ...).
 pub fn component(name: &str) -> PathBuf {

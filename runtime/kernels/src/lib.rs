@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod csv;
 pub mod data;
 mod dict;
 pub mod error;
@@ -14,23 +15,32 @@ pub mod group;
 pub mod hash;
 pub mod histogram;
 pub mod hll;
+pub mod jsonl;
 mod numeric;
 pub mod ops;
+pub mod parquet;
+pub mod profile;
 pub mod schema;
 pub mod sketch;
+pub mod split;
 pub mod stats;
 pub mod tensor;
 pub mod topk;
 
+pub use crate::csv::{BadRow, CsvDecoder, CsvOptions};
+pub use crate::parquet::read_parquet;
 pub use data::{ArtifactData, Blob, Part, Table, Tensor};
 pub use error::{ErrorKind, KernelError};
 pub use filter::filter;
 pub use group::group_by;
 pub use histogram::{Bucketing, Histogram, histogram};
 pub use hll::{HyperLogLog, distinct_count};
+pub use jsonl::{JsonlDecoder, JsonlOptions};
 pub use ops::{SortKey, cast, concat, from_ipc, read_f64, read_utf8, select, slice, sort, take, to_ipc};
+pub use profile::{ProfileOptions, Profiler, profile};
 pub use schema::{DType, column_index, fields};
 pub use sketch::{QuantileSketch, quantiles};
+pub use split::{row_bucket_hashes, split_by_hash};
 pub use stats::{ColumnStats, column_stats};
 pub use tensor::{tensor_from_columns, tensor_from_f32};
 pub use topk::top_k;

@@ -10,6 +10,8 @@ wasmtime::component::bindgen!({
     imports: { default: trappable },
     with: {
         "mlp:plugin/tables.table": super::state::TableRes,
+        "mlp:plugin/tables.decoder": super::state::DecoderRes,
+        "mlp:plugin/tables.profiler": super::state::ProfilerRes,
         "mlp:plugin/blobs.blob": super::state::BlobRes,
         "mlp:plugin/tensors.tensor": super::state::TensorRes,
         "mlp:plugin/context.artifact": super::state::ArtifactRes,

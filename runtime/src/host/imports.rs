@@ -21,7 +21,7 @@ const MAX_EVENTS: usize = 100_000;
 const MAX_MESSAGE: usize = 64 << 10;
 type Fallible<T> = wasmtime::Result<Result<T, Error>>;
 
-fn werr(e: KernelError) -> Error {
+pub(super) fn werr(e: KernelError) -> Error {
     let kind = match e.kind {
         ErrorKind::InvalidArgument => types::ErrorKind::InvalidArgument,
         ErrorKind::NotFound => types::ErrorKind::NotFound,
@@ -269,6 +269,20 @@ impl tables::HostTable for StepState {
         let t = self.tbl(&h)?;
         let r = k::cast(&t, &column, from_wit_type(to));
         self.table_result(r)
+    }
+
+    fn from_parquet(&mut self, bytes: Vec<u8>, columns: Option<Vec<String>>) -> Fallible<Resource<TableRes>> {
+        self.parquet_table(bytes, columns)
+    }
+
+    fn split_by_hash(
+        &mut self,
+        h: Resource<TableRes>,
+        key: Option<String>,
+        seed: u64,
+        weights: Vec<u64>,
+    ) -> Fallible<Vec<Resource<TableRes>>> {
+        self.hash_split(h, key, seed, weights)
     }
 
     fn drop(&mut self, h: Resource<TableRes>) -> R<()> {

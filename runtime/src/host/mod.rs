@@ -14,6 +14,7 @@
 mod bindings;
 mod cache;
 mod imports;
+mod ingest;
 mod state;
 
 use crate::host::bindings::Step;
@@ -37,7 +38,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 pub use crate::host::state::StepEvent;
 
 /// The version of the `mlp:plugin` WIT package this host implements.
-pub const ABI_VERSION: &str = "0.1.0";
+pub const ABI_VERSION: &str = "0.1.1";
 
 /// Interfaces a component may import, as `namespace:package/interface` prefixes. Everything
 /// else is refused at load. WASI is linked so that guests' standard libraries work, but a step
@@ -791,6 +792,7 @@ mod tests {
     #[test]
     fn abi_versions_before_one_need_the_same_minor_and_no_newer_patch() {
         assert!(abi_compatible("0.1.0"));
+        assert!(abi_compatible("0.1.1"));
         assert!(!abi_compatible("0.2.0"));
         assert!(!abi_compatible("1.1.0"));
         assert!(!abi_compatible("0.1.99"));

@@ -118,3 +118,14 @@ impl RunData {
         }
     }
 }
+
+/// A decoder handle: text in, tables out.
+pub enum DecoderRes {
+    /// CSV.
+    Csv(Box<mlp_kernels::csv::CsvDecoder>),
+    /// JSON Lines.
+    Jsonl(Box<mlp_kernels::jsonl::JsonlDecoder>),
+}
+
+/// A profiler handle; `None` once finished.
+pub struct ProfilerRes(pub Option<Box<mlp_kernels::profile::Profiler>>);
