@@ -375,3 +375,219 @@ fn an_inferred_schema_can_be_pinned_edited_and_diffed() {
     assert_ne!(bad.status.code(), Some(0));
     assert!(text(&bad.stderr).contains("line 4"), "{}", text(&bad.stderr));
 }
+
+#[test]
+fn json_lines_and_parquet_inputs_read_like_csv() {
+    let dir = project("formats");
+    std::fs::write(
+        dir.join("data.jsonl"),
+        "{\"city\": \"A\", \"fare\": 1.5, \"trip\": {\"miles\": 2}}\n{\"city\": \"B\", \"fare\": 2}\nnot json\n\n{\"city\": \"A\", \"fare\": 3.5, \"trip\": {\"miles\": 4}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("pipeline.mlp"),
+        format!(
+            "{STD}step ingest = tab.jsonl_examples {{\n  input = \"data.jsonl\"\n  split = {{ all = 1 }}\n  bad_rows = \"skip\"\n  grant read \"data.jsonl\"\n}}\n"
+        ),
+    )
+    .unwrap();
+    let (code, steps, err) = run(&dir, &[]);
+    assert_eq!(code, 0, "{err}");
+    let logs = steps["ingest"]["events"].to_string();
+    assert!(logs.contains("data.jsonl:3:"), "{logs}");
+    let (digest, data) = output(&dir, &steps, "ingest", "out");
+    assert_eq!(data.properties["bad_rows"], serde_json::json!(1));
+    let all = &tables(&data)["all"];
+    assert_eq!(mlp_kernels::read_f64(all, "fare", 0, 10).unwrap(), vec![1.5, 2.0, 3.5]);
+    let miles = mlp_kernels::read_f64(all, "trip_miles", 0, 10).unwrap();
+    assert_eq!((miles[0], miles[2]), (2.0, 4.0));
+    assert!(miles[1].is_nan(), "a missing nested value is null");
+
+    // The same rows as Parquet, exported from the store, read back by parquet_examples.
+    let export = mlp(&["artifacts", "export", &digest, "exported", "--format", "parquet"], &dir);
+    assert_eq!(export.status.code(), Some(0), "{}", text(&export.stderr));
+    let file = std::fs::read_dir(dir.join("exported")).unwrap().next().unwrap().unwrap().path();
+    std::fs::write(
+        dir.join("pipeline.mlp"),
+        format!(
+            "{STD}step ingest = tab.parquet_examples {{\n  input = \"{f}\"\n  split = {{ all = 1 }}\n  grant read \"{f}\"\n}}\n",
+            f = file.display()
+        ),
+    )
+    .unwrap();
+    let (code, steps, err) = run(&dir, &[]);
+    assert_eq!(code, 0, "{err}");
+    let (_, data) = output(&dir, &steps, "ingest", "out");
+    let back = &tables(&data)["all"];
+    assert_eq!(mlp_kernels::read_f64(back, "fare", 0, 10).unwrap(), vec![1.5, 2.0, 3.5]);
+    assert_eq!(
+        mlp_kernels::read_utf8(back, "city", 0, 10).unwrap(),
+        vec![Some("A".into()), Some("B".into()), Some("A".into())]
+    );
+
+    // Bytes that are not Parquet.
+    std::fs::write(&file, b"PAR1 but not really").unwrap();
+    let (code, steps, _) = run(&dir, &[]);
+    assert_eq!(code, 1);
+    let e = failure(&steps, "ingest");
+    assert!(e.contains(&file.display().to_string()), "{e}");
+}
+
+#[test]
+fn spans_pick_the_latest_the_previous_a_number_a_range_and_the_highest_version() {
+    let dir = project("spans");
+    let write = |rel: &str, rows: usize| {
+        let p = dir.join("data").join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        let mut s = String::from("x\n");
+        for i in 0..rows {
+            s.push_str(&format!("{i}\n"));
+        }
+        std::fs::write(p, s).unwrap();
+    };
+    write("span-1/a.csv", 1);
+    write("span-2/version-1/a.csv", 2);
+    write("span-2/version-3/a.csv", 3);
+    write("span-10/a.csv", 10);
+    write("span-10/b.csv", 5);
+    std::fs::write(
+        dir.join("pipeline.mlp"),
+        format!(
+            "{STD}param span: string = \"latest\"\nstep ingest = tab.csv_examples {{\n  input = \"data\"\n  span = span\n  split = {{ all = 1 }}\n  grant read \"data\"\n}}\n"
+        ),
+    )
+    .unwrap();
+    let rows_of = |span: &str| -> (i32, serde_json::Value, String) {
+        let (code, steps, err) = run(&dir, &["--set", &format!("span={span}")]);
+        if code != 0 {
+            return (code, serde_json::Value::Null, format!("{err}{}", failure(&steps, "ingest")));
+        }
+        let (_, data) = output(&dir, &steps, "ingest", "out");
+        let p = &data.properties;
+        (code, serde_json::json!([p["rows"], p["spans"], p["versions"]]), String::new())
+    };
+    assert_eq!(rows_of("latest").1, serde_json::json!([15, [10], [null]]));
+    assert_eq!(rows_of("previous").1, serde_json::json!([3, [2], [3]]));
+    assert_eq!(rows_of("1").1, serde_json::json!([1, [1], [null]]));
+    assert_eq!(rows_of("1..2").1, serde_json::json!([4, [1, 2], [null, 3]]));
+    assert_eq!(rows_of("all").1, serde_json::json!([19, [1, 2, 10], [null, 3, null]]));
+    let (code, _, e) = rows_of("7");
+    assert_eq!(code, 1);
+    assert!(e.contains("no span matching") && e.contains("span-1, span-2, span-10"), "{e}");
+    let (code, _, e) = rows_of("soon");
+    assert_eq!(code, 1);
+    assert!(e.contains("\"3..5\""), "{e}");
+}
+
+#[test]
+fn a_pinned_schema_reports_new_values_and_missing_columns_and_can_stop_the_pipeline() {
+    let dir = project("pinned");
+    std::fs::write(dir.join("data.csv"), "city,fare\nA,1.0\nC,2.0\nC,3.0\n").unwrap();
+    std::fs::write(
+        dir.join("schema.json"),
+        r#"{
+  "format": 1,
+  "features": [
+    { "name": "city", "type": "string", "presence": { "min_fraction": 1.0 },
+      "domain": { "kind": "strings", "values": ["A", "B"] } },
+    { "name": "fare", "type": "float", "presence": { "min_fraction": 1.0 } },
+    { "name": "tips", "type": "float", "presence": { "min_fraction": 1.0 } }
+  ]
+}
+"#,
+    )
+    .unwrap();
+    let pipeline = |strict: bool| {
+        format!(
+            "{}step stats = tab.statistics {{ examples = ingest.out }}\nstep pinned = tab.import_schema {{\n  file = \"schema.json\"\n  grant read \"schema.json\"\n}}\nstep checks = tab.validate {{ stats = stats.out, schema = pinned.out, fail_on_anomalies = {strict} }}\n",
+            ingest_pipeline("  split = { all = 1 }")
+        )
+    };
+    std::fs::write(dir.join("pipeline.mlp"), pipeline(false)).unwrap();
+    let (code, steps, err) = run(&dir, &[]);
+    assert_eq!(code, 0, "{err}");
+    let (_, data) = output(&dir, &steps, "checks", "anomalies");
+    let a: Anomalies = json_part(&data, "anomalies.json");
+    let found: Vec<(AnomalyCode, &str)> = a.anomalies.iter().map(|x| (x.code, x.feature.as_str())).collect();
+    assert_eq!(
+        found,
+        [(AnomalyCode::EnumTypeUnexpectedStringValues, "city"), (AnomalyCode::SchemaMissingColumn, "tips")]
+    );
+    assert!(a.anomalies[0].description.contains("\"C\""), "{}", a.anomalies[0].description);
+    assert_eq!(data.properties["errors"], serde_json::json!(2));
+
+    // Set to stop on anomalies: the step fails with the list, and so does the run.
+    std::fs::write(dir.join("pipeline.mlp"), pipeline(true)).unwrap();
+    let (code, steps, _) = run(&dir, &[]);
+    assert_eq!(code, 1);
+    let e = failure(&steps, "checks");
+    assert!(e.contains("2 anomalies found") && e.contains("city:") && e.contains("tips:"), "{e}");
+}
+
+/// Regression: steps that read granted files hung forever once they filled every worker of
+/// the executor (at `-j 1` any such step; at `-j 2` two of them at once), because WASI's
+/// filesystem calls wait for a thread of the same pool.
+#[test]
+fn steps_reading_granted_files_do_not_deadlock_when_they_fill_every_worker() {
+    let dir = project("deadlock");
+    std::fs::write(dir.join("a.csv"), "x\n1\n2\n").unwrap();
+    std::fs::write(dir.join("b.csv"), "y\n3\n").unwrap();
+    std::fs::write(
+        dir.join("pipeline.mlp"),
+        format!(
+            "{STD}step a = tab.csv_examples {{\n  input = \"a.csv\"\n  split = {{ all = 1 }}\n  grant read \"a.csv\"\n}}\nstep b = tab.csv_examples {{\n  input = \"b.csv\"\n  split = {{ all = 1 }}\n  grant read \"b.csv\"\n}}\n"
+        ),
+    )
+    .unwrap();
+    for jobs in ["1", "2"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mlp"))
+            .args(["run", "pipeline.mlp", "--no-cache", "-j", jobs])
+            .current_dir(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                break None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert_eq!(status.and_then(|s| s.code()), Some(0), "-j {jobs}: the run did not finish");
+    }
+}
+
+#[test]
+fn skew_between_training_and_serving_data_is_measured_per_column() {
+    let dir = project("skew");
+    let mut train = String::from("city,fare,label\n");
+    let mut serving = String::from("city,fare\n");
+    for i in 0..400 {
+        train.push_str(&format!("{},{}.0,{}\n", if i % 2 == 0 { "A" } else { "B" }, i % 40, i % 2));
+        // Serving: the same fares, but the cities 90% A.
+        serving.push_str(&format!("{},{}.0\n", if i % 10 == 0 { "B" } else { "A" }, i % 40));
+    }
+    std::fs::write(dir.join("train.csv"), train).unwrap();
+    std::fs::write(dir.join("serving.csv"), serving).unwrap();
+    std::fs::write(
+        dir.join("pipeline.mlp"),
+        format!(
+            "{STD}step train = tab.csv_examples {{\n  input = \"train.csv\"\n  split = {{ train = 1 }}\n  grant read \"train.csv\"\n}}\nstep serve = tab.csv_examples {{\n  input = \"serving.csv\"\n  split = {{ serving = 1 }}\n  grant read \"serving.csv\"\n}}\nstep train_stats = tab.statistics {{ examples = train.out }}\nstep serve_stats = tab.statistics {{ examples = serve.out }}\nstep schema = tab.infer_schema {{ stats = train_stats.out, not_at_serving = [\"label\"] }}\nstep skew = tab.validate {{\n  stats = train_stats.out\n  schema = schema.out\n  serving = serve_stats.out\n  skew = {{ city = 0.1, fare = 0.1 }}\n  fail_on_anomalies = false\n}}\n"
+        ),
+    )
+    .unwrap();
+    let (code, steps, err) = run(&dir, &[]);
+    assert_eq!(code, 0, "{err}");
+    let (_, data) = output(&dir, &steps, "skew", "anomalies");
+    let a: Anomalies = json_part(&data, "anomalies.json");
+    let skew: Vec<(&str, bool)> = a.skew.iter().map(|d| (d.feature.as_str(), d.exceeded)).collect();
+    assert_eq!(skew, [("city", true), ("fare", false)], "{:#?}", a.skew);
+    // L-infinity: A is 50% in training and 90% at serving.
+    assert!((a.skew[0].value - 0.4).abs() < 1e-9, "{:?}", a.skew[0]);
+    assert_eq!(a.anomalies.iter().map(|x| x.code).collect::<Vec<_>>(), [AnomalyCode::ComparatorLInftyHigh]);
+}

@@ -397,8 +397,12 @@ pub fn run(
         Some(root) => Some(open_store(root).map_err(|e| vec![e])?),
         None => None,
     };
+    // The scheduler itself keeps at most `parallelism` steps running. The blocking pool needs
+    // room beyond them: WASI's synchronous filesystem calls from inside a step (reading a
+    // granted file) hand their work to this same pool and wait for it, so a pool no larger than
+    // the steps running would deadlock as soon as every step reads a file.
     let runtime = tokio::runtime::Builder::new_current_thread()
-        .max_blocking_threads(options.parallelism.max(1))
+        .max_blocking_threads(options.parallelism.max(1) + BLOCKING_HEADROOM)
         .enable_all()
         .build()
         .map_err(|e| vec![PrepareError::Runtime(e.to_string())])?;
@@ -406,6 +410,10 @@ pub fn run(
     let _entered = span.enter();
     runtime.block_on(schedule(host, ir, root_dir, &components, options, store, progress)).map_err(|e| vec![e])
 }
+
+/// Blocking threads beyond the running steps, for the filesystem work WASI hands off (idle ones
+/// exit after tokio's keep-alive).
+const BLOCKING_HEADROOM: usize = 16;
 
 /// Opens the store, and settles runs that a process which died left running: their running
 /// executions and the runs themselves become canceled.
