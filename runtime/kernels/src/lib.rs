@@ -8,6 +8,7 @@
 
 pub mod csv;
 pub mod data;
+pub mod decode;
 mod dict;
 pub mod error;
 pub mod filter;

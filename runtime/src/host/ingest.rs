@@ -204,11 +204,11 @@ impl tables::HostDecoder for StepState {
     fn open(&mut self, format: String, options_json: String) -> Fallible<Resource<DecoderRes>> {
         let decoder = match format.as_str() {
             "csv" => match csv_options(&options_json) {
-                Ok(o) => CsvDecoder::new(o).map(|d| DecoderRes::Csv(Box::new(d))),
+                Ok(o) => CsvDecoder::new(o).map(|d| DecoderRes(Box::new(d))),
                 Err(e) => return Ok(Err(e)),
             },
             "jsonl" => match jsonl_options(&options_json) {
-                Ok(o) => JsonlDecoder::new(o).map(|d| DecoderRes::Jsonl(Box::new(d))),
+                Ok(o) => JsonlDecoder::new(o).map(|d| DecoderRes(Box::new(d))),
                 Err(e) => return Ok(Err(e)),
             },
             other => return Ok(Err(invalid(format!("unknown format `{other}`; the formats are `csv` and `jsonl`")))),
@@ -220,34 +220,22 @@ impl tables::HostDecoder for StepState {
     }
 
     fn begin_file(&mut self, h: Resource<DecoderRes>, name: String) -> Fallible<()> {
-        let r = match self.table.get_mut(&h)? {
-            DecoderRes::Csv(d) => d.begin_file(&name),
-            DecoderRes::Jsonl(d) => d.begin_file(&name),
-        };
-        Ok(r.map_err(werr))
+        Ok(self.table.get_mut(&h)?.0.begin_file(&name).map_err(werr))
     }
 
     fn feed(&mut self, h: Resource<DecoderRes>, bytes: Vec<u8>) -> Fallible<Vec<Resource<TableRes>>> {
-        let r = match self.table.get_mut(&h)? {
-            DecoderRes::Csv(d) => d.feed(&bytes),
-            DecoderRes::Jsonl(d) => d.feed(&bytes),
-        };
+        let r = self.table.get_mut(&h)?.0.feed(&bytes);
         self.push_tables(r)
     }
 
     fn end_file(&mut self, h: Resource<DecoderRes>) -> Fallible<Vec<Resource<TableRes>>> {
-        let r = match self.table.get_mut(&h)? {
-            DecoderRes::Csv(d) => d.end_file(),
-            DecoderRes::Jsonl(d) => d.end_file(),
-        };
+        let r = self.table.get_mut(&h)?.0.end_file();
         self.push_tables(r)
     }
 
     fn report_json(&mut self, h: Resource<DecoderRes>) -> R<String> {
-        let (rows, bad_count, bad, schema, notes) = match self.table.get(&h)? {
-            DecoderRes::Csv(d) => (d.rows(), d.bad_row_count(), d.bad_rows().to_vec(), d.schema(), d.notes().to_vec()),
-            DecoderRes::Jsonl(d) => (d.rows(), d.bad_row_count(), d.bad_rows().to_vec(), d.schema(), d.notes()),
-        };
+        let d = &self.table.get(&h)?.0;
+        let (rows, bad_count, bad, schema, notes) = (d.rows(), d.bad_row_count(), d.bad_rows(), d.schema(), d.notes());
         let schema: Vec<serde_json::Value> = schema
             .map(|s| {
                 s.fields()

@@ -119,13 +119,8 @@ impl RunData {
     }
 }
 
-/// A decoder handle: text in, tables out.
-pub enum DecoderRes {
-    /// CSV.
-    Csv(Box<mlp_kernels::csv::CsvDecoder>),
-    /// JSON Lines.
-    Jsonl(Box<mlp_kernels::jsonl::JsonlDecoder>),
-}
+/// A decoder handle: text in, tables out (CSV or JSON Lines).
+pub struct DecoderRes(pub Box<dyn mlp_kernels::decode::Decoder>);
 
 /// A profiler handle; `None` once finished.
 pub struct ProfilerRes(pub Option<Box<mlp_kernels::profile::Profiler>>);
