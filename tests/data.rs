@@ -591,3 +591,47 @@ fn skew_between_training_and_serving_data_is_measured_per_column() {
     assert!((a.skew[0].value - 0.4).abs() < 1e-9, "{:?}", a.skew[0]);
     assert_eq!(a.anomalies.iter().map(|x| x.code).collect::<Vec<_>>(), [AnomalyCode::ComparatorLInftyHigh]);
 }
+
+#[test]
+fn a_pattern_finds_spans_and_versions_in_file_and_folder_names() {
+    let dir = project("pattern");
+    let write = |rel: &str, rows: usize| {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, format!("x\n{}", (0..rows).map(|i| format!("{i}\n")).collect::<String>())).unwrap();
+    };
+    write("flat/trips-1.csv", 1);
+    write("flat/trips-2.csv", 2);
+    write("flat/trips-12.csv", 12);
+    write("flat/notes.csv", 7);
+    write("nested/1/v1/a.csv", 1);
+    write("nested/1/v2/a.csv", 2);
+    write("nested/1/v2/b.csv", 3);
+    write("nested/2/v1/a.csv", 4);
+    let check = |input: &str, pattern: &str, span: &str| -> (i32, serde_json::Value, String) {
+        std::fs::write(
+            dir.join("pipeline.mlp"),
+            format!(
+                "{STD}step ingest = tab.csv_examples {{\n  input = \"{input}\"\n  pattern = \"{pattern}\"\n  span = \"{span}\"\n  split = {{ all = 1 }}\n  grant read \"{input}\"\n}}\n"
+            ),
+        )
+        .unwrap();
+        let (code, steps, err) = run(&dir, &[]);
+        if code != 0 {
+            return (code, serde_json::Value::Null, format!("{err}{}", failure(&steps, "ingest")));
+        }
+        let (_, data) = output(&dir, &steps, "ingest", "out");
+        let p = &data.properties;
+        (code, serde_json::json!([p["rows"], p["spans"], p["versions"], p["files"]]), String::new())
+    };
+    assert_eq!(check("flat", "trips-{SPAN}.csv", "latest").1, serde_json::json!([12, [12], [null], 1]));
+    assert_eq!(check("flat", "trips-{SPAN}.csv", "all").1, serde_json::json!([15, [1, 2, 12], [null, null, null], 3]));
+    assert_eq!(check("nested", "{SPAN}/v{VERSION}/*.csv", "1").1, serde_json::json!([5, [1], [2], 2]));
+    assert_eq!(check("nested", "{SPAN}/v{VERSION}/*.csv", "previous").1, serde_json::json!([5, [1], [2], 2]));
+    let (code, _, e) = check("flat", "trips.csv", "latest");
+    assert_eq!(code, 1);
+    assert!(e.contains("has no `{SPAN}`"), "{e}");
+    let (code, _, e) = check("flat", "day-{SPAN}.csv", "latest");
+    assert_eq!(code, 1);
+    assert!(e.contains("no file under") && e.contains("day-{SPAN}.csv"), "{e}");
+}

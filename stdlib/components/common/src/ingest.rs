@@ -259,7 +259,8 @@ pub fn run(ctx: &Invocation, format: Format) -> Result<(), Error> {
     let policy = policy(&p)?;
     let seed = p.opt_int("seed")?.unwrap_or(0) as u64;
     let types = schema_types(ctx)?;
-    let selection = spans::select(&input, &sel, format.extensions())?;
+    let pattern = p.opt_string("pattern")?;
+    let selection = spans::select(&input, pattern.as_deref(), &sel, format.extensions())?;
 
     let delimiter = p.opt_string("delimiter")?.unwrap_or_else(|| ",".into());
     let mut collected = Collected {
@@ -400,6 +401,7 @@ pub fn signature(name: &str, format: Format) -> mlp_sdk::ComponentInfo {
         .param_default("bad_rows", "string", r#"{"type": "string", "value": "fail"}"#)
         .param_default("max_bad_rows", "int", r#"{"type": "int", "value": 0}"#)
         .param_default("span", "string", r#"{"type": "string", "value": "latest"}"#)
+        .param("pattern", "string?")
         .param_default("seed", "int", r#"{"type": "int", "value": 0}"#);
     match format {
         Format::Csv => {

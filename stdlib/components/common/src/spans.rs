@@ -1,7 +1,8 @@
 //! Which files an ingest step reads: the input is a file, or a folder of files, or a folder of
 //! span folders `span-N` (each possibly holding version folders `version-M`, of which the
-//! highest is read). The `span` parameter picks spans: `latest`, `previous`, `all`, a number
-//! (`12`) or an inclusive range (`3..5`).
+//! highest is read), or a folder with a `pattern` that says where span and version numbers are
+//! (`trips-{SPAN}.csv`, `{SPAN}/v{VERSION}/*.csv`). The `span` parameter picks spans: `latest`,
+//! `previous`, `all`, a number (`12`) or an inclusive range (`3..5`).
 
 use mlp_sdk::Error;
 use std::path::{Path, PathBuf};
@@ -105,9 +106,131 @@ fn files_in(dir: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, Error> {
     Ok(files)
 }
 
-/// Picks the files of `input` for `sel`. `extensions` are the data files' extensions without
-/// the dot (`csv`).
-pub fn select(input: &Path, sel: &SpanSel, extensions: &[&str]) -> Result<Selection, Error> {
+/// One segment of a pattern matched against a name: the span and version numbers it holds.
+/// `{SPAN}` and `{VERSION}` match one or more digits, `*` any run of characters.
+fn match_segment(pattern: &[u8], name: &[u8], span: &mut Option<u64>, version: &mut Option<u64>) -> bool {
+    if let Some(rest) =
+        pattern.strip_prefix(b"{SPAN}".as_slice()).or_else(|| pattern.strip_prefix(b"{VERSION}".as_slice()))
+    {
+        let is_span = pattern.starts_with(b"{SPAN}");
+        let digits = name.iter().take_while(|b| b.is_ascii_digit()).count();
+        // Longest first, so `{SPAN}` in `{SPAN}.csv` takes every digit.
+        for n in (1..=digits).rev() {
+            let Ok(v) = std::str::from_utf8(&name[..n]).unwrap_or("x").parse::<u64>() else { continue };
+            let (mut s, mut ver) = (*span, *version);
+            let slot = if is_span { &mut s } else { &mut ver };
+            if slot.is_some_and(|old| old != v) {
+                continue;
+            }
+            *slot = Some(v);
+            if match_segment(rest, &name[n..], &mut s, &mut ver) {
+                (*span, *version) = (s, ver);
+                return true;
+            }
+        }
+        return false;
+    }
+    match pattern.first() {
+        None => name.is_empty(),
+        Some(b'*') => (0..=name.len()).rev().any(|i| match_segment(&pattern[1..], &name[i..], span, version)),
+        Some(c) => name.first() == Some(c) && match_segment(&pattern[1..], &name[1..], span, version),
+    }
+}
+
+/// Every file under `dir` matching the `/`-separated `segments`, with its span and version.
+fn walk(
+    dir: &Path,
+    segments: &[&str],
+    span: Option<u64>,
+    version: Option<u64>,
+    out: &mut Vec<(u64, Option<u64>, PathBuf)>,
+) -> Result<(), Error> {
+    let Some((first, rest)) = segments.split_first() else { return Ok(()) };
+    for (name, path, is_dir) in list(dir)? {
+        let (mut s, mut v) = (span, version);
+        if !match_segment(first.as_bytes(), name.as_bytes(), &mut s, &mut v) {
+            continue;
+        }
+        match (rest.is_empty(), is_dir) {
+            (true, false) => {
+                if let Some(s) = s {
+                    out.push((s, v, path));
+                }
+            }
+            (false, true) => walk(&path, rest, s, v, out)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Picks the files of `input` matching `pattern` for `sel`.
+fn select_pattern(input: &Path, pattern: &str, sel: &SpanSel) -> Result<Selection, Error> {
+    if !pattern.contains("{SPAN}") {
+        return Err(Error::invalid(format!(
+            "the pattern {pattern:?} has no `{{SPAN}}`; write where the span number is, such as \"trips-{{SPAN}}.csv\""
+        )));
+    }
+    let segments: Vec<&str> = pattern.split('/').filter(|s| !s.is_empty()).collect();
+    if segments.iter().any(|s| *s == ".." || *s == ".") {
+        return Err(Error::invalid(format!("the pattern {pattern:?} may not contain `.` or `..` folders")));
+    }
+    let mut found = Vec::new();
+    walk(input, &segments, None, None, &mut found)?;
+    if found.is_empty() {
+        return Err(Error::not_found(format!("no file under `{}` matches the pattern {pattern:?}", input.display())));
+    }
+    let mut spans: Vec<u64> = found.iter().map(|f| f.0).collect();
+    spans.sort();
+    spans.dedup();
+    let names = || spans.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    let picked: Vec<u64> = match sel {
+        SpanSel::Latest => vec![*spans.last().expect("not empty")],
+        SpanSel::Previous if spans.len() < 2 => {
+            return Err(Error::not_found(format!(
+                "the pattern {pattern:?} matches only span {}; span \"previous\" needs at least two spans",
+                names()
+            )));
+        }
+        SpanSel::Previous => vec![spans[spans.len() - 2]],
+        SpanSel::All => spans.clone(),
+        SpanSel::One(n) => spans.iter().copied().filter(|s| s == n).collect(),
+        SpanSel::Range(a, b) => spans.iter().copied().filter(|s| s >= a && s <= b).collect(),
+    };
+    if picked.is_empty() {
+        return Err(Error::not_found(format!("the pattern {pattern:?} matches no span {sel:?}"))
+            .with_detail(format!("it matches spans {}", names())));
+    }
+    let mut out = Selection::default();
+    for span in picked {
+        let of_span: Vec<&(u64, Option<u64>, PathBuf)> = found.iter().filter(|f| f.0 == span).collect();
+        let version = of_span.iter().map(|f| f.1).max().flatten();
+        let mut files: Vec<PathBuf> = of_span.iter().filter(|f| f.1 == version).map(|f| f.2.clone()).collect();
+        files.sort();
+        out.files.extend(files);
+        out.spans.push(span);
+        out.versions.push(version);
+    }
+    Ok(out)
+}
+
+/// Picks the files of `input` for `sel`: by `pattern` when one is given, else by `span-N`
+/// folders or all the files. `extensions` are the data files' extensions without the dot
+/// (`csv`).
+pub fn select(input: &Path, pattern: Option<&str>, sel: &SpanSel, extensions: &[&str]) -> Result<Selection, Error> {
+    if let Some(pattern) = pattern {
+        if !input.is_dir() {
+            return Err(Error::invalid(format!(
+                "a `pattern` is matched inside a folder, and the input `{}` is not one (or cannot be read: check `grant read`)",
+                input.display()
+            )));
+        }
+        return select_pattern(input, pattern, sel);
+    }
+    select_default(input, sel, extensions)
+}
+
+fn select_default(input: &Path, sel: &SpanSel, extensions: &[&str]) -> Result<Selection, Error> {
     let meta = std::fs::metadata(input).map_err(|e| {
         Error::not_found(format!("the input `{}` cannot be read: {e}", input.display()))
             .with_detail(format!("check that it exists, and that the step has `grant read {}`", input.display()))
