@@ -64,31 +64,33 @@ pub fn split_by_hash(table: &Table, key: Option<&str>, seed: u64, weights: &[u64
         bounds.push(acc);
     }
     let key_index = key.map(|k| column_index(table, k)).transpose()?;
+    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
+    let batches = table.batches();
+    // Each batch splits on its own; with several batches they are shared out among the
+    // threads (in contiguous runs, so the order is kept), and one large batch hashes its row
+    // ranges in parallel instead.
+    let per_batch = |batch: &RecordBatch, threads: usize| split_batch(table, batch, key_index, seed, total, &bounds, threads);
+    let results: Vec<Result<Vec<Option<RecordBatch>>>> = if threads > 1 && batches.len() > 1 {
+        let run = batches.len().div_ceil(threads);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = batches
+                .chunks(run)
+                .map(|group| s.spawn(move || group.iter().map(|b| per_batch(b, 1)).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(panicked())]))
+                .collect()
+        })
+    } else {
+        batches.iter().map(|b| per_batch(b, threads)).collect()
+    };
     let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); weights.len()];
-    let mut indices: Vec<Vec<u32>> = vec![Vec::new(); weights.len()];
-    for batch in table.batches() {
-        let hashes = batch_hashes(table, batch, key_index, seed)?;
-        for v in &mut indices {
-            v.clear();
-        }
-        for (row, h) in hashes.into_iter().enumerate() {
-            let r = h % total;
-            // The first cumulative bound above r; zero weights own no range.
-            let split = bounds.partition_point(|&b| b <= r);
-            indices[split].push(row as u32);
-        }
-        for (i, idx) in indices.iter().enumerate() {
-            if idx.is_empty() {
-                continue;
+    for r in results {
+        for (i, b) in r?.into_iter().enumerate() {
+            if let Some(b) = b {
+                parts[i].push(b);
             }
-            let b = if idx.len() == batch.num_rows() {
-                batch.clone()
-            } else {
-                let idx = UInt32Array::from(idx.clone());
-                arrow_select::take::take_record_batch(batch, &idx)
-                    .map_err(|e| KernelError::arrow(ErrorKind::Other, "split", e))?
-            };
-            parts[i].push(b);
         }
     }
     parts
@@ -104,6 +106,79 @@ pub fn row_bucket_hashes(table: &Table, key: Option<&str>, seed: u64) -> Result<
     let mut out = Vec::with_capacity(table.num_rows());
     for batch in table.batches() {
         out.extend(batch_hashes(table, batch, key_index, seed)?);
+    }
+    Ok(out)
+}
+
+/// One batch's rows, gathered per split (`None` for a split that gets none of them).
+fn split_batch(
+    table: &Table,
+    batch: &RecordBatch,
+    key: Option<usize>,
+    seed: u64,
+    total: u64,
+    bounds: &[u64],
+    threads: usize,
+) -> Result<Vec<Option<RecordBatch>>> {
+    let hashes = parallel_batch_hashes(table, batch, key, seed, threads)?;
+    let mut indices: Vec<Vec<u32>> = vec![Vec::new(); bounds.len()];
+    for (row, h) in hashes.into_iter().enumerate() {
+        let r = h % total;
+        // The first cumulative bound above r; zero weights own no range.
+        let split = bounds.partition_point(|&b| b <= r);
+        indices[split].push(row as u32);
+    }
+    indices
+        .into_iter()
+        .map(|idx| {
+            if idx.is_empty() {
+                return Ok(None);
+            }
+            if idx.len() == batch.num_rows() {
+                return Ok(Some(batch.clone()));
+            }
+            arrow_select::take::take_record_batch(batch, &UInt32Array::from(idx))
+                .map(Some)
+                .map_err(|e| KernelError::arrow(ErrorKind::Other, "split", e))
+        })
+        .collect()
+}
+
+/// Rows from which one batch is hashed on several threads.
+const PARALLEL_ROWS: usize = 16_384;
+
+fn panicked() -> KernelError {
+    KernelError::new(ErrorKind::Other, "a split worker panicked")
+}
+
+/// [`batch_hashes`] over `threads` row ranges at once (the hash of a row depends on that row
+/// only, so the result is the same).
+fn parallel_batch_hashes(
+    table: &Table,
+    batch: &RecordBatch,
+    key: Option<usize>,
+    seed: u64,
+    threads: usize,
+) -> Result<Vec<u64>> {
+    let n = batch.num_rows();
+    let threads = threads.min(n / PARALLEL_ROWS).max(1);
+    if threads == 1 {
+        return batch_hashes(table, batch, key, seed);
+    }
+    let chunk = n.div_ceil(threads);
+    let parts: Vec<Result<Vec<u64>>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let start = (t * chunk).min(n);
+                let rows = batch.slice(start, chunk.min(n - start));
+                s.spawn(move || batch_hashes(table, &rows, key, seed))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(panicked()))).collect()
+    });
+    let mut out = Vec::with_capacity(n);
+    for p in parts {
+        out.extend(p?);
     }
     Ok(out)
 }

@@ -155,6 +155,18 @@ fn profile_options(json: &str) -> Result<ProfileOptions, types::Error> {
     Ok(o)
 }
 
+/// The tables of one decoder call as one table of all their batches (no copy): fewer, larger
+/// handles for the guest, and kernels that work batch-parallel (the hash split) get the batches
+/// together.
+fn one_table(tables: Vec<Table>) -> Result<Vec<Table>, KernelError> {
+    if tables.len() <= 1 {
+        return Ok(tables);
+    }
+    let schema = tables[0].schema().clone();
+    let batches = tables.iter().flat_map(|t| t.batches().iter().cloned()).collect();
+    Table::new(schema, batches).map(|t| vec![t]).map_err(|m| KernelError::new(mlp_kernels::ErrorKind::Other, m))
+}
+
 impl StepState {
     fn push_tables(&mut self, r: Result<Vec<Table>, KernelError>) -> Fallible<Vec<Resource<TableRes>>> {
         match r {
@@ -224,12 +236,12 @@ impl tables::HostDecoder for StepState {
     }
 
     fn feed(&mut self, h: Resource<DecoderRes>, bytes: Vec<u8>) -> Fallible<Vec<Resource<TableRes>>> {
-        let r = self.table.get_mut(&h)?.0.feed(&bytes);
+        let r = self.table.get_mut(&h)?.0.feed(&bytes).and_then(one_table);
         self.push_tables(r)
     }
 
     fn end_file(&mut self, h: Resource<DecoderRes>) -> Fallible<Vec<Resource<TableRes>>> {
-        let r = self.table.get_mut(&h)?.0.end_file();
+        let r = self.table.get_mut(&h)?.0.end_file().and_then(one_table);
         self.push_tables(r)
     }
 
