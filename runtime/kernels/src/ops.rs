@@ -131,8 +131,14 @@ pub fn concat(parts: &[&Table]) -> Result<Table> {
 
 /// The table as an Arrow IPC stream (schema message, one message per batch, end marker).
 pub fn to_ipc(table: &Table) -> Result<Vec<u8>> {
+    write_ipc(table, Vec::new())
+}
+
+/// Writes `table` as an Arrow IPC stream to `out` (the bytes of [`to_ipc`], without holding
+/// them) and returns `out`.
+pub fn write_ipc<W: std::io::Write>(table: &Table, out: W) -> Result<W> {
     let err = |e| KernelError::arrow(ErrorKind::Data, "cannot write the table as Arrow IPC", e);
-    let mut w = arrow_ipc::writer::StreamWriter::try_new(Vec::new(), table.schema()).map_err(err)?;
+    let mut w = arrow_ipc::writer::StreamWriter::try_new(out, table.schema()).map_err(err)?;
     for b in table.batches() {
         w.write(b).map_err(err)?;
     }

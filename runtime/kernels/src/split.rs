@@ -69,7 +69,8 @@ pub fn split_by_hash(table: &Table, key: Option<&str>, seed: u64, weights: &[u64
     // Each batch splits on its own; with several batches they are shared out among the
     // threads (in contiguous runs, so the order is kept), and one large batch hashes its row
     // ranges in parallel instead.
-    let per_batch = |batch: &RecordBatch, threads: usize| split_batch(table, batch, key_index, seed, total, &bounds, threads);
+    let per_batch =
+        |batch: &RecordBatch, threads: usize| split_batch(table, batch, key_index, seed, total, &bounds, threads);
     let results: Vec<Result<Vec<Option<RecordBatch>>>> = if threads > 1 && batches.len() > 1 {
         let run = batches.len().div_ceil(threads);
         std::thread::scope(|s| {
@@ -77,10 +78,7 @@ pub fn split_by_hash(table: &Table, key: Option<&str>, seed: u64, weights: &[u64
                 .chunks(run)
                 .map(|group| s.spawn(move || group.iter().map(|b| per_batch(b, 1)).collect::<Vec<_>>()))
                 .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(panicked())]))
-                .collect()
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|_| vec![Err(panicked())])).collect()
         })
     } else {
         batches.iter().map(|b| per_batch(b, threads)).collect()

@@ -30,10 +30,18 @@ pub fn artifact_digest(a: &ArtifactData) -> String {
         h.update(name.as_bytes());
         match part {
             Part::Table(t) => {
+                // The length of the table's IPC stream, then the stream: written twice (counted,
+                // then hashed) rather than held, so hashing a large table needs no copy of it.
                 h.update(b"\0table\0");
-                let bytes = mlp_kernels::to_ipc(t).unwrap_or_default();
-                h.update(&(bytes.len() as u64).to_le_bytes());
-                h.update(&bytes);
+                match mlp_kernels::write_ipc(t, Counter(0)) {
+                    Ok(Counter(len)) => {
+                        h.update(&len.to_le_bytes());
+                        let _ = mlp_kernels::write_ipc(t, &mut h);
+                    }
+                    Err(_) => {
+                        h.update(&0u64.to_le_bytes());
+                    }
+                }
             }
             Part::Blob(b) => {
                 h.update(b"\0blob\0");
@@ -46,6 +54,20 @@ pub fn artifact_digest(a: &ArtifactData) -> String {
     // a test below fails if it is ever turned on), so this JSON is canonical.
     h.update(serde_json::to_string(&a.properties).unwrap_or_default().as_bytes());
     format!("{DIGEST_PREFIX}{}", h.finalize().to_hex())
+}
+
+/// Counts the bytes written to it.
+struct Counter(u64);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// The 64 lowercase hex digits of a `blake3:HEX` digest, or `None` when `digest` is not one.
