@@ -48,6 +48,8 @@ pub struct QuantileSketch {
     level0_room: usize,
     /// Reused buffer for merging a level.
     scratch: Vec<f64>,
+    /// Reused buffer of sort keys for level 0.
+    keys: Vec<i64>,
 }
 
 impl QuantileSketch {
@@ -72,6 +74,7 @@ impl QuantileSketch {
             size: 0,
             level0_room: 0,
             scratch: Vec::new(),
+            keys: Vec::new(),
         };
         s.refresh();
         s
@@ -200,7 +203,7 @@ impl QuantileSketch {
             }
             let mut items = std::mem::take(&mut self.levels[h]);
             if h == 0 {
-                items.sort_unstable_by(f64::total_cmp);
+                sort_total(&mut items, &mut self.keys);
             }
             // An odd item stays behind (the smallest, so the rest pairs up); of each pair, the
             // coin picks which one moves up with double weight.
@@ -220,6 +223,23 @@ impl QuantileSketch {
 
     fn coin(&mut self) -> u64 {
         crate::hash::splitmix64(&mut self.rng)
+    }
+}
+
+/// Sorts `v` in [`f64::total_cmp`] order, as integers: each value's bits mapped to an `i64`
+/// whose order is that total order (the mapping `total_cmp` itself uses), sorted, mapped back.
+/// About twice as fast as sorting with the comparison closure; the result is the same.
+fn sort_total(v: &mut [f64], keys: &mut Vec<i64>) {
+    let key = |x: f64| {
+        let b = x.to_bits() as i64;
+        b ^ ((((b >> 63) as u64) >> 1) as i64)
+    };
+    keys.clear();
+    keys.extend(v.iter().map(|&x| key(x)));
+    keys.sort_unstable();
+    for (x, &k) in v.iter_mut().zip(keys.iter()) {
+        // The mapping is its own inverse.
+        *x = f64::from_bits((k ^ ((((k >> 63) as u64) >> 1) as i64)) as u64);
     }
 }
 
@@ -300,6 +320,48 @@ pub fn quantiles(table: &Table, column: &str, qs: &[f64], relative_error: f64) -
 
 #[cfg(test)]
 mod tests {
+    /// `cargo test -p mlp-kernels --release --lib -- --ignored --nocapture timing_level0_sort`
+    #[test]
+    #[ignore]
+    fn timing_level0_sort() {
+        let mut state = 7u64;
+        let data: Vec<f64> = (0..4096).map(|_| crate::hash::splitmix64(&mut state) as f64 / 1e9).collect();
+        let mut keys = Vec::new();
+        for round in 0..3 {
+            let t = std::time::Instant::now();
+            for _ in 0..500 {
+                let mut v = data.clone();
+                v.sort_unstable_by(f64::total_cmp);
+                std::hint::black_box(&v);
+            }
+            let closure = t.elapsed();
+            let t = std::time::Instant::now();
+            for _ in 0..500 {
+                let mut v = data.clone();
+                super::sort_total(&mut v, &mut keys);
+                std::hint::black_box(&v);
+            }
+            let keyed = t.elapsed();
+            println!(
+                "round {round}: total_cmp {closure:?}, integer keys {keyed:?}, ratio {:.2}",
+                closure.as_secs_f64() / keyed.as_secs_f64()
+            );
+        }
+    }
+
+    #[test]
+    fn integer_keyed_sort_is_total_cmp_order() {
+        let mut v = vec![3.5, -0.0, 0.0, f64::NEG_INFINITY, -2.25, f64::INFINITY, 1e-300, -1e-300, 7.0, 0.0];
+        let mut want = v.clone();
+        want.sort_by(f64::total_cmp);
+        let mut keys = Vec::new();
+        super::sort_total(&mut v, &mut keys);
+        assert_eq!(
+            v.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+            want.iter().map(|x| x.to_bits()).collect::<Vec<_>>()
+        );
+    }
+
     use super::*;
     use crate::ErrorKind;
     use arrow_array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
