@@ -1,0 +1,594 @@
+//! The expression IR of feature transforms: typed expressions over the columns of a batch
+//! ([`Expr`]), programs of several named outputs ([`ProgramIr`]), and the type checker.
+//!
+//! The front end (`mlp-lang`'s feature blocks) lowers to this IR; [`crate::compile`] turns a
+//! checked program into native code and [`crate::reference`] interprets it row by row. Both
+//! follow the semantics documented here, which the tests hold them to.
+//!
+//! # Types
+//!
+//! Three value types: [`Type::Float64`], [`Type::Int64`], [`Type::Boolean`]. Arithmetic on two
+//! integers stays integer (wrapping two's complement; `/` truncates toward zero); with a float
+//! on either side the integer is converted (`as f64`, round to nearest) and the result is a
+//! float. `pow`, `log`, `log1p`, `exp`, `sqrt` always give floats. `bucketize` gives an integer.
+//!
+//! # Null semantics
+//!
+//! - Arithmetic, comparisons, math functions, `min`/`max`, `clip`, `cast` and `bucketize`
+//!   propagate null: any null operand gives null.
+//! - `and`/`or` use three-valued (Kleene) logic: `false and null = false`,
+//!   `true or null = true`, otherwise null if an operand is null.
+//! - `if c then a else b` takes the else branch when `c` is null.
+//! - `is_null(x)` is never null; `fill_null(x, v)` is `x` where `x` is valid, else `v`.
+//! - Float division by zero, `log` of zero or of a negative number, `sqrt(-1)`, `pow(-8, 0.5)`
+//!   give the IEEE results (`inf`, `NaN`), not null. Float math is that of Rust's `f64` methods
+//!   (`ln`, `ln_1p`, `exp`, `powf`, `sqrt`, `abs`).
+//! - Integer division by zero gives null; `i64::MIN / -1` wraps to `i64::MIN`.
+//! - Float `min`/`max` are IEEE 754-2019 `minimum`/`maximum`: NaN if either operand is NaN,
+//!   and `-0.0 < +0.0`. Integer `min`/`max` are the usual ones. `clip(x, lo, hi)` is
+//!   `min(max(x, lo), hi)` (so `hi` wins when `lo > hi`).
+//! - Float comparisons are IEEE: every comparison with NaN is false, except `!=` which is true.
+//! - `cast` float → int truncates toward zero; NaN and values outside the `i64` range give null.
+//!   int/float → bool is `x != 0` (NaN gives null); bool → int/float is 1 or 0.
+//! - `bucketize(x, b)` (boundaries strictly increasing, no NaN) is the number of boundaries
+//!   `<= x`, in `0..=b.len()`; a NaN `x` gives null.
+//! - Values of null slots in outputs are zero (false), so outputs are byte-for-byte
+//!   deterministic.
+
+use crate::error::{Result, TransformError};
+use std::fmt::{self, Write as _};
+
+/// The type of a value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Type {
+    /// 64-bit IEEE float (Arrow `Float64`).
+    Float64,
+    /// 64-bit signed integer (Arrow `Int64`).
+    Int64,
+    /// Boolean (Arrow `Boolean`).
+    Boolean,
+}
+
+impl Type {
+    /// Whether the type is a number.
+    pub fn is_numeric(self) -> bool {
+        matches!(self, Type::Float64 | Type::Int64)
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Type::Float64 => "float64",
+            Type::Int64 => "int64",
+            Type::Boolean => "bool",
+        })
+    }
+}
+
+/// A constant.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Scalar {
+    /// A float.
+    Float64(f64),
+    /// An integer.
+    Int64(i64),
+    /// A boolean.
+    Boolean(bool),
+}
+
+impl Scalar {
+    /// The constant's type.
+    pub fn ty(self) -> Type {
+        match self {
+            Scalar::Float64(_) => Type::Float64,
+            Scalar::Int64(_) => Type::Int64,
+            Scalar::Boolean(_) => Type::Boolean,
+        }
+    }
+}
+
+/// A function of one operand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UnaryOp {
+    /// `-x` (wrapping for integers).
+    Neg,
+    /// `not x` (booleans).
+    Not,
+    /// `abs(x)` (wrapping for integers: `abs(i64::MIN) = i64::MIN`).
+    Abs,
+    /// `log(x)`, the natural logarithm (float).
+    Log,
+    /// `log1p(x)` = `ln(1 + x)`, accurate near zero (float).
+    Log1p,
+    /// `exp(x)` (float).
+    Exp,
+    /// `sqrt(x)` (float).
+    Sqrt,
+    /// `is_null(x)`: never null.
+    IsNull,
+}
+
+impl UnaryOp {
+    /// Every unary operator.
+    pub const ALL: [UnaryOp; 8] = [
+        UnaryOp::Neg,
+        UnaryOp::Not,
+        UnaryOp::Abs,
+        UnaryOp::Log,
+        UnaryOp::Log1p,
+        UnaryOp::Exp,
+        UnaryOp::Sqrt,
+        UnaryOp::IsNull,
+    ];
+
+    /// The operator's name as written in expressions.
+    pub fn name(self) -> &'static str {
+        match self {
+            UnaryOp::Neg => "-",
+            UnaryOp::Not => "not",
+            UnaryOp::Abs => "abs",
+            UnaryOp::Log => "log",
+            UnaryOp::Log1p => "log1p",
+            UnaryOp::Exp => "exp",
+            UnaryOp::Sqrt => "sqrt",
+            UnaryOp::IsNull => "is_null",
+        }
+    }
+}
+
+/// A function of two operands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BinaryOp {
+    /// `a + b`.
+    Add,
+    /// `a - b`.
+    Sub,
+    /// `a * b`.
+    Mul,
+    /// `a / b`.
+    Div,
+    /// `pow(a, b)` (float).
+    Pow,
+    /// `min(a, b)`.
+    Min,
+    /// `max(a, b)`.
+    Max,
+    /// `a < b`.
+    Lt,
+    /// `a <= b`.
+    Le,
+    /// `a > b`.
+    Gt,
+    /// `a >= b`.
+    Ge,
+    /// `a == b`.
+    Eq,
+    /// `a != b`.
+    Ne,
+    /// `a and b` (three-valued).
+    And,
+    /// `a or b` (three-valued).
+    Or,
+}
+
+impl BinaryOp {
+    /// Every binary operator.
+    pub const ALL: [BinaryOp; 15] = [
+        BinaryOp::Add,
+        BinaryOp::Sub,
+        BinaryOp::Mul,
+        BinaryOp::Div,
+        BinaryOp::Pow,
+        BinaryOp::Min,
+        BinaryOp::Max,
+        BinaryOp::Lt,
+        BinaryOp::Le,
+        BinaryOp::Gt,
+        BinaryOp::Ge,
+        BinaryOp::Eq,
+        BinaryOp::Ne,
+        BinaryOp::And,
+        BinaryOp::Or,
+    ];
+
+    /// The operator's name as written in expressions.
+    pub fn name(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Pow => "pow",
+            BinaryOp::Min => "min",
+            BinaryOp::Max => "max",
+            BinaryOp::Lt => "<",
+            BinaryOp::Le => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::Ge => ">=",
+            BinaryOp::Eq => "==",
+            BinaryOp::Ne => "!=",
+            BinaryOp::And => "and",
+            BinaryOp::Or => "or",
+        }
+    }
+
+    /// Whether the operator is written as a function call (`pow(a, b)`) rather than infix.
+    fn is_call(self) -> bool {
+        matches!(self, BinaryOp::Pow | BinaryOp::Min | BinaryOp::Max)
+    }
+
+    /// Whether the operator compares numbers (or booleans for `==`/`!=`).
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge | BinaryOp::Eq | BinaryOp::Ne)
+    }
+}
+
+/// A typed expression over the input columns of a program.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    /// A constant (never null).
+    Const(Scalar),
+    /// Input column `index` of the program, of type `ty` (must match the input's declaration).
+    Column {
+        /// Index into [`ProgramIr::inputs`].
+        index: usize,
+        /// The declared type.
+        ty: Type,
+    },
+    /// A function of one operand.
+    Unary(UnaryOp, Box<Expr>),
+    /// A function of two operands.
+    Binary(BinaryOp, Box<Expr>, Box<Expr>),
+    /// `if c then a else b`; a null `c` takes `b`.
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `fill_null(x, v)`.
+    FillNull(Box<Expr>, Box<Expr>),
+    /// `clip(x, lo, hi)` = `min(max(x, lo), hi)`.
+    Clip(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// `cast(x as ty)`.
+    Cast(Box<Expr>, Type),
+    /// `bucketize(x, boundaries)`: the number of boundaries `<= x` (an integer).
+    Bucketize(Box<Expr>, Vec<f64>),
+}
+
+#[allow(clippy::should_implement_trait)]
+impl Expr {
+    /// A float constant.
+    pub fn f64(x: f64) -> Expr {
+        Expr::Const(Scalar::Float64(x))
+    }
+    /// An integer constant.
+    pub fn i64(x: i64) -> Expr {
+        Expr::Const(Scalar::Int64(x))
+    }
+    /// A boolean constant.
+    pub fn bool(x: bool) -> Expr {
+        Expr::Const(Scalar::Boolean(x))
+    }
+    /// Input column `index` of type `ty`.
+    pub fn col(index: usize, ty: Type) -> Expr {
+        Expr::Column { index, ty }
+    }
+    /// `op(self)`.
+    pub fn unary(self, op: UnaryOp) -> Expr {
+        Expr::Unary(op, Box::new(self))
+    }
+    /// `self op rhs`.
+    pub fn binary(self, op: BinaryOp, rhs: Expr) -> Expr {
+        Expr::Binary(op, Box::new(self), Box::new(rhs))
+    }
+    /// `if self then a else b`.
+    pub fn then(self, a: Expr, b: Expr) -> Expr {
+        Expr::If(Box::new(self), Box::new(a), Box::new(b))
+    }
+    /// `fill_null(self, v)`.
+    pub fn fill_null(self, v: Expr) -> Expr {
+        Expr::FillNull(Box::new(self), Box::new(v))
+    }
+    /// `clip(self, lo, hi)`.
+    pub fn clip(self, lo: Expr, hi: Expr) -> Expr {
+        Expr::Clip(Box::new(self), Box::new(lo), Box::new(hi))
+    }
+    /// `cast(self as ty)`.
+    pub fn cast(self, ty: Type) -> Expr {
+        Expr::Cast(Box::new(self), ty)
+    }
+    /// `bucketize(self, boundaries)`.
+    pub fn bucketize(self, boundaries: Vec<f64>) -> Expr {
+        Expr::Bucketize(Box::new(self), boundaries)
+    }
+    /// `self + rhs`.
+    pub fn add(self, rhs: Expr) -> Expr {
+        self.binary(BinaryOp::Add, rhs)
+    }
+    /// `self - rhs`.
+    pub fn sub(self, rhs: Expr) -> Expr {
+        self.binary(BinaryOp::Sub, rhs)
+    }
+    /// `self * rhs`.
+    pub fn mul(self, rhs: Expr) -> Expr {
+        self.binary(BinaryOp::Mul, rhs)
+    }
+    /// `self / rhs`.
+    pub fn div(self, rhs: Expr) -> Expr {
+        self.binary(BinaryOp::Div, rhs)
+    }
+
+    /// The expression printed with the inputs' names (`#i` for an index out of range).
+    pub fn display(&self, inputs: &[Input]) -> String {
+        let mut s = String::new();
+        self.write(inputs, &mut s);
+        s
+    }
+
+    fn write(&self, inputs: &[Input], s: &mut String) {
+        match self {
+            Expr::Const(Scalar::Float64(x)) => {
+                let _ = write!(s, "{x:?}");
+            }
+            Expr::Const(Scalar::Int64(x)) => {
+                let _ = write!(s, "{x}");
+            }
+            Expr::Const(Scalar::Boolean(x)) => {
+                let _ = write!(s, "{x}");
+            }
+            Expr::Column { index, .. } => match inputs.get(*index) {
+                Some(i) => s.push_str(&i.name),
+                None => {
+                    let _ = write!(s, "#{index}");
+                }
+            },
+            Expr::Unary(UnaryOp::Neg, x) => {
+                s.push_str("-(");
+                x.write(inputs, s);
+                s.push(')');
+            }
+            Expr::Unary(UnaryOp::Not, x) => {
+                s.push_str("not (");
+                x.write(inputs, s);
+                s.push(')');
+            }
+            Expr::Unary(op, x) => {
+                s.push_str(op.name());
+                s.push('(');
+                x.write(inputs, s);
+                s.push(')');
+            }
+            Expr::Binary(op, a, b) if op.is_call() => {
+                s.push_str(op.name());
+                s.push('(');
+                a.write(inputs, s);
+                s.push_str(", ");
+                b.write(inputs, s);
+                s.push(')');
+            }
+            Expr::Binary(op, a, b) => {
+                s.push('(');
+                a.write(inputs, s);
+                let _ = write!(s, " {} ", op.name());
+                b.write(inputs, s);
+                s.push(')');
+            }
+            Expr::If(c, a, b) => {
+                s.push_str("(if ");
+                c.write(inputs, s);
+                s.push_str(" then ");
+                a.write(inputs, s);
+                s.push_str(" else ");
+                b.write(inputs, s);
+                s.push(')');
+            }
+            Expr::FillNull(x, v) => {
+                s.push_str("fill_null(");
+                x.write(inputs, s);
+                s.push_str(", ");
+                v.write(inputs, s);
+                s.push(')');
+            }
+            Expr::Clip(x, lo, hi) => {
+                s.push_str("clip(");
+                x.write(inputs, s);
+                s.push_str(", ");
+                lo.write(inputs, s);
+                s.push_str(", ");
+                hi.write(inputs, s);
+                s.push(')');
+            }
+            Expr::Cast(x, ty) => {
+                s.push_str("cast(");
+                x.write(inputs, s);
+                let _ = write!(s, " as {ty})");
+            }
+            Expr::Bucketize(x, b) => {
+                s.push_str("bucketize(");
+                x.write(inputs, s);
+                let _ = write!(s, ", {b:?})");
+            }
+        }
+    }
+}
+
+/// An input column of a program: found in a batch by name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Input {
+    /// The column's name in the batch.
+    pub name: String,
+    /// The column's type (the batch's Arrow type must be exactly this).
+    pub ty: Type,
+}
+
+/// A named output of a program.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Output {
+    /// The output column's name.
+    pub name: String,
+    /// Its expression.
+    pub expr: Expr,
+}
+
+/// A program: the inputs it reads and the outputs it computes, in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProgramIr {
+    /// The input columns; [`Expr::Column`] indexes into this.
+    pub inputs: Vec<Input>,
+    /// The outputs, in the order of the output batch's columns.
+    pub outputs: Vec<Output>,
+}
+
+impl ProgramIr {
+    /// A program with no outputs yet.
+    pub fn new(inputs: Vec<(&str, Type)>) -> ProgramIr {
+        ProgramIr {
+            inputs: inputs.into_iter().map(|(n, ty)| Input { name: n.to_string(), ty }).collect(),
+            outputs: Vec::new(),
+        }
+    }
+
+    /// The column expression of input `name` (panics if there is none: for building programs
+    /// in code and tests).
+    pub fn col(&self, name: &str) -> Expr {
+        let (index, input) =
+            self.inputs.iter().enumerate().find(|(_, i)| i.name == name).unwrap_or_else(|| panic!("no input `{name}`"));
+        Expr::col(index, input.ty)
+    }
+
+    /// This program with one more output.
+    pub fn output(mut self, name: &str, expr: Expr) -> ProgramIr {
+        self.outputs.push(Output { name: name.to_string(), expr });
+        self
+    }
+
+    /// Type checks every output; returns the output types, in order.
+    pub fn check(&self) -> Result<Vec<Type>> {
+        let mut seen = std::collections::HashSet::new();
+        for i in &self.inputs {
+            if !seen.insert(i.name.as_str()) {
+                return Err(TransformError::Invalid(format!("input `{}` is declared twice", i.name)));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut types = Vec::with_capacity(self.outputs.len());
+        for o in &self.outputs {
+            if !seen.insert(o.name.as_str()) {
+                return Err(TransformError::Invalid(format!("output `{}` is defined twice", o.name)));
+            }
+            types.push(type_of(&o.expr, &self.inputs, &o.name)?);
+        }
+        Ok(types)
+    }
+}
+
+/// The common type of two branches: equal types, or float when one is a float and the other
+/// an integer.
+pub(crate) fn unify(a: Type, b: Type) -> Option<Type> {
+    match (a, b) {
+        _ if a == b => Some(a),
+        (Type::Float64, Type::Int64) | (Type::Int64, Type::Float64) => Some(Type::Float64),
+        _ => None,
+    }
+}
+
+/// The type of `e` (whose inputs are `inputs`), or the error naming `output` and the
+/// sub-expression at fault.
+pub fn type_of(e: &Expr, inputs: &[Input], output: &str) -> Result<Type> {
+    let err = |message: String| TransformError::Type { output: output.to_string(), expr: e.display(inputs), message };
+    let numeric = |t: Type, what: &str| {
+        if t.is_numeric() { Ok(()) } else { Err(err(format!("{what} must be a number, not {t}"))) }
+    };
+    Ok(match e {
+        Expr::Const(s) => s.ty(),
+        Expr::Column { index, ty } => match inputs.get(*index) {
+            None => {
+                return Err(TransformError::BadColumn {
+                    output: output.to_string(),
+                    index: *index,
+                    message: format!("is not an input (the program has {})", inputs.len()),
+                });
+            }
+            Some(i) if i.ty != *ty => {
+                return Err(TransformError::BadColumn {
+                    output: output.to_string(),
+                    index: *index,
+                    message: format!("`{}` is read as {ty} but declared {}", i.name, i.ty),
+                });
+            }
+            Some(_) => *ty,
+        },
+        Expr::Unary(op, x) => {
+            let t = type_of(x, inputs, output)?;
+            match op {
+                UnaryOp::Neg | UnaryOp::Abs => {
+                    numeric(t, "the operand")?;
+                    t
+                }
+                UnaryOp::Not => {
+                    if t != Type::Boolean {
+                        return Err(err(format!("`not` needs a bool, not {t}")));
+                    }
+                    Type::Boolean
+                }
+                UnaryOp::Log | UnaryOp::Log1p | UnaryOp::Exp | UnaryOp::Sqrt => {
+                    numeric(t, "the operand")?;
+                    Type::Float64
+                }
+                UnaryOp::IsNull => Type::Boolean,
+            }
+        }
+        Expr::Binary(op, a, b) => {
+            let (ta, tb) = (type_of(a, inputs, output)?, type_of(b, inputs, output)?);
+            match op {
+                BinaryOp::And | BinaryOp::Or => {
+                    if ta != Type::Boolean || tb != Type::Boolean {
+                        return Err(err(format!("`{}` needs bools, not {ta} and {tb}", op.name())));
+                    }
+                    Type::Boolean
+                }
+                BinaryOp::Eq | BinaryOp::Ne if ta == Type::Boolean && tb == Type::Boolean => Type::Boolean,
+                _ => {
+                    numeric(ta, "the left operand")?;
+                    numeric(tb, "the right operand")?;
+                    if op.is_comparison() {
+                        Type::Boolean
+                    } else if *op == BinaryOp::Pow {
+                        Type::Float64
+                    } else {
+                        unify(ta, tb).unwrap_or(Type::Float64)
+                    }
+                }
+            }
+        }
+        Expr::If(c, a, b) => {
+            let tc = type_of(c, inputs, output)?;
+            if tc != Type::Boolean {
+                return Err(err(format!("the condition must be a bool, not {tc}")));
+            }
+            let (ta, tb) = (type_of(a, inputs, output)?, type_of(b, inputs, output)?);
+            unify(ta, tb).ok_or_else(|| err(format!("the branches have different types, {ta} and {tb}")))?
+        }
+        Expr::FillNull(x, v) => {
+            let (tx, tv) = (type_of(x, inputs, output)?, type_of(v, inputs, output)?);
+            unify(tx, tv).ok_or_else(|| err(format!("cannot fill {tx} with {tv}")))?
+        }
+        Expr::Clip(x, lo, hi) => {
+            let tx = type_of(x, inputs, output)?;
+            let tl = type_of(lo, inputs, output)?;
+            let th = type_of(hi, inputs, output)?;
+            numeric(tx, "the value")?;
+            numeric(tl, "the lower bound")?;
+            numeric(th, "the upper bound")?;
+            unify(unify(tx, tl).unwrap_or(Type::Float64), th).unwrap_or(Type::Float64)
+        }
+        Expr::Cast(x, ty) => {
+            type_of(x, inputs, output)?;
+            *ty
+        }
+        Expr::Bucketize(x, b) => {
+            numeric(type_of(x, inputs, output)?, "the value")?;
+            if b.iter().any(|x| x.is_nan()) || b.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(err("the boundaries must be strictly increasing numbers".to_string()));
+            }
+            Type::Int64
+        }
+    })
+}
