@@ -105,14 +105,26 @@ fn csv_options(json: &str) -> Result<CsvOptions, types::Error> {
     if let Some(n) = j.null_values {
         o.null_values = n;
     }
-    o.types = types_of(j.types)?;
-    if let Some(n) = j.infer_rows {
-        o.infer_rows = n.max(1);
-    }
-    if let Some(n) = j.batch_rows {
-        o.batch_rows = n.clamp(1, 1 << 22);
-    }
+    (o.types, o.infer_rows, o.batch_rows) = shared(j.types, j.infer_rows, j.batch_rows, o.infer_rows, o.batch_rows)?;
     Ok(o)
+}
+
+type Shared = (Option<Vec<(String, DType)>>, usize, usize);
+
+/// The options both text formats take: column types, rows to infer from, rows per batch (each
+/// kept at its default when absent).
+fn shared(
+    types: Option<BTreeMap<String, String>>,
+    infer_rows: Option<usize>,
+    batch_rows: Option<usize>,
+    default_infer: usize,
+    default_batch: usize,
+) -> Result<Shared, types::Error> {
+    Ok((
+        types_of(types)?,
+        infer_rows.map_or(default_infer, |n| n.max(1)),
+        batch_rows.map_or(default_batch, |n| n.clamp(1, 1 << 22)),
+    ))
 }
 
 fn jsonl_options(json: &str) -> Result<JsonlOptions, types::Error> {
@@ -121,13 +133,7 @@ fn jsonl_options(json: &str) -> Result<JsonlOptions, types::Error> {
     if let Some(f) = j.flatten {
         o.flatten = f;
     }
-    o.types = types_of(j.types)?;
-    if let Some(n) = j.infer_rows {
-        o.infer_rows = n.max(1);
-    }
-    if let Some(n) = j.batch_rows {
-        o.batch_rows = n.clamp(1, 1 << 22);
-    }
+    (o.types, o.infer_rows, o.batch_rows) = shared(j.types, j.infer_rows, j.batch_rows, o.infer_rows, o.batch_rows)?;
     Ok(o)
 }
 

@@ -139,16 +139,11 @@ pub fn statistics_text(stats: &Statistics, width: usize) -> String {
             ]);
             for f in numeric {
                 let mut row = vec![clean(&f.name), f.kind.name().into(), count(f.count), missing_share(f)];
-                match &f.numeric {
-                    Some(n) if f.count > n.nans => row.extend([
-                        num(n.mean),
-                        num(n.std_dev),
-                        pct(ratio(n.zeros, f.count)),
-                        num(n.min),
-                        num(n.median),
-                        num(n.max),
-                        sparkline(&n.histogram),
-                    ]),
+                match (numeric_figures(f), &f.numeric) {
+                    (Some(figures), Some(n)) => {
+                        row.extend(figures);
+                        row.push(sparkline(&n.histogram));
+                    }
                     _ => row.extend(std::iter::repeat_n("-".to_string(), 7)),
                 }
                 t.rows.push(row);
@@ -591,19 +586,19 @@ fn section(h: &mut String, sides: &[Side<'_>], rows: &[(usize, &Row<'_>)], numer
     h.push_str("</table>\n");
 }
 
+/// Mean, standard deviation, zeros, min, median and max of a numeric feature, formatted; `None`
+/// when it has no value that is not NaN.
+fn numeric_figures(f: &FeatureStats) -> Option<[String; 6]> {
+    let n = f.numeric.as_ref().filter(|n| f.count > n.nans)?;
+    Some([num(n.mean), num(n.std_dev), pct(ratio(n.zeros, f.count)), num(n.min), num(n.median), num(n.max)])
+}
+
 fn figure_cells(f: &FeatureStats, numeric: bool) -> Vec<String> {
     let mut cells = vec![count(f.count), missing_share(f)];
     if numeric {
-        match &f.numeric {
-            Some(n) if f.count > n.nans => cells.extend([
-                num(n.mean),
-                num(n.std_dev),
-                pct(ratio(n.zeros, f.count)),
-                num(n.min),
-                num(n.median),
-                num(n.max),
-            ]),
-            _ => cells.extend(std::iter::repeat_n("—".to_string(), 6)),
+        match numeric_figures(f) {
+            Some(figures) => cells.extend(figures),
+            None => cells.extend(std::iter::repeat_n("—".to_string(), 6)),
         }
     } else {
         match &f.string {

@@ -159,18 +159,8 @@ struct Report {
     notes: Vec<String>,
 }
 
-/// When the data has one column whose name holds another likely delimiter: the advice to set
-/// it.
-fn delimiter_hint(columns: &[String], delimiter: &str) -> Option<String> {
-    let [only] = columns else { return None };
-    let found = [",", ";", "\t", "|"].into_iter().find(|d| *d != delimiter && only.contains(d))?;
-    let shown = if found == "\t" { "\\t" } else { found };
-    Some(format!("the data has one column, `{only}`: is the delimiter `{shown}`? set `delimiter = \"{shown}\"`"))
-}
-
 /// Everything decoded, split.
 struct Collected {
-    delimiter: String,
     names: Vec<String>,
     parts: Vec<Vec<Table>>,
     /// Rows dropped because the label was null.
@@ -191,13 +181,8 @@ impl Collected {
         if let Some(label) = label {
             let columns = t.column_names();
             if !columns.iter().any(|c| c == label) {
-                let mut detail = format!("the columns are: {}", columns.join(", "));
-                if let Some(hint) = delimiter_hint(&columns, &self.delimiter) {
-                    detail = format!("{hint}\n{detail}");
-                }
-                return Err(
-                    Error::not_found(format!("the label column `{label}` is not in the data")).with_detail(detail)
-                );
+                return Err(Error::not_found(format!("the label column `{label}` is not in the data"))
+                    .with_detail(format!("the columns are: {}", columns.join(", "))));
             }
             let before = t.num_rows();
             t = t.filter(&format!("not is_null({label})"))?;
@@ -262,14 +247,8 @@ pub fn run(ctx: &Invocation, format: Format) -> Result<(), Error> {
     let pattern = p.opt_string("pattern")?;
     let selection = spans::select(&input, pattern.as_deref(), &sel, format.extensions())?;
 
-    let delimiter = p.opt_string("delimiter")?.unwrap_or_else(|| ",".into());
-    let mut collected = Collected {
-        delimiter: if delimiter == "\\t" { "\t".into() } else { delimiter },
-        names: names.clone(),
-        parts: names.iter().map(|_| Vec::new()).collect(),
-        null_labels: 0,
-        rows: 0,
-    };
+    let mut collected =
+        Collected { names: names.clone(), parts: names.iter().map(|_| Vec::new()).collect(), null_labels: 0, rows: 0 };
     let total_bytes: u64 =
         selection.files.iter().map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0)).sum::<u64>().max(1);
     let mut done_bytes = 0u64;
@@ -279,19 +258,31 @@ pub fn run(ctx: &Invocation, format: Format) -> Result<(), Error> {
         Format::Csv | Format::Jsonl => {
             let options = if format == Format::Csv { csv_options(&p, types)? } else { jsonl_options(&p, types)? };
             let decoder = Decoder::open(format.name(), &options.to_string())?;
+            // A table that does not fit (no label column) is often a file read wrongly: the
+            // decoder's remarks (such as a likely other delimiter) go with the error.
+            let with_notes = |e: Error| -> Error {
+                let report: Option<Report> = serde_json::from_str(&decoder.report_json()).ok();
+                match report.map(|r| r.notes).filter(|n| !n.is_empty()) {
+                    Some(notes) => {
+                        let detail = e.detail.clone().unwrap_or_default();
+                        Error { detail: Some(format!("{}\n{detail}", notes.join("\n"))), ..e }
+                    }
+                    None => e,
+                }
+            };
             for file in &selection.files {
                 let name = file.display().to_string();
                 decoder.begin_file(&name)?;
                 read_file_blocks(file, |block| {
                     for t in decoder.feed(block)? {
-                        collected.add(t, key.as_deref(), label.as_deref(), seed, &weights)?;
+                        collected.add(t, key.as_deref(), label.as_deref(), seed, &weights).map_err(with_notes)?;
                     }
                     done_bytes += block.len() as u64;
                     ctx.progress(done_bytes as f32 / total_bytes as f32, &name);
                     Ok(())
                 })?;
                 for t in decoder.end_file()? {
-                    collected.add(t, key.as_deref(), label.as_deref(), seed, &weights)?;
+                    collected.add(t, key.as_deref(), label.as_deref(), seed, &weights).map_err(with_notes)?;
                 }
             }
             report = serde_json::from_str(&decoder.report_json()).map_err(|e| {
