@@ -50,15 +50,80 @@ extern "C" fn mlp_exp(x: f64) -> f64 {
 extern "C" fn mlp_pow(x: f64, y: f64) -> f64 {
     x.powf(y)
 }
+extern "C" fn mlp_fmod(x: f64, y: f64) -> f64 {
+    x % y
+}
+extern "C" fn mlp_round(x: f64) -> f64 {
+    x.round()
+}
+extern "C" fn mlp_floor(x: f64) -> f64 {
+    x.floor()
+}
+extern "C" fn mlp_ceil(x: f64) -> f64 {
+    x.ceil()
+}
+extern "C" fn mlp_hash_i64(x: i64) -> i64 {
+    crate::ir::hash_i64(x) as i64
+}
+extern "C" fn mlp_hash_f64(x: f64) -> i64 {
+    crate::ir::hash_f64(x) as i64
+}
+extern "C" fn mlp_cross(a: i64, b: i64) -> i64 {
+    crate::ir::hash_pair(a as u64, b as u64) as i64
+}
 
-/// The host functions the compiled code may call: name, address, arity.
-fn host_functions() -> [(&'static str, *const u8, usize); 4] {
-    [
-        ("mlp_log", mlp_log as extern "C" fn(f64) -> f64 as *const u8, 1),
-        ("mlp_log1p", mlp_log1p as extern "C" fn(f64) -> f64 as *const u8, 1),
-        ("mlp_exp", mlp_exp as extern "C" fn(f64) -> f64 as *const u8, 1),
-        ("mlp_pow", mlp_pow as extern "C" fn(f64, f64) -> f64 as *const u8, 2),
+/// The host functions the compiled code may call: name, address, parameter types, result type.
+#[allow(clippy::type_complexity)]
+fn host_functions() -> Vec<(&'static str, *const u8, &'static [types::Type], types::Type)> {
+    type F1 = extern "C" fn(f64) -> f64;
+    type F2 = extern "C" fn(f64, f64) -> f64;
+    const F: &[types::Type] = &[types::F64];
+    const FF: &[types::Type] = &[types::F64, types::F64];
+    const I: &[types::Type] = &[types::I64];
+    const II: &[types::Type] = &[types::I64, types::I64];
+    vec![
+        ("mlp_log", mlp_log as F1 as *const u8, F, types::F64),
+        ("mlp_log1p", mlp_log1p as F1 as *const u8, F, types::F64),
+        ("mlp_exp", mlp_exp as F1 as *const u8, F, types::F64),
+        ("mlp_pow", mlp_pow as F2 as *const u8, FF, types::F64),
+        ("mlp_fmod", mlp_fmod as F2 as *const u8, FF, types::F64),
+        ("mlp_round", mlp_round as F1 as *const u8, F, types::F64),
+        ("mlp_floor", mlp_floor as F1 as *const u8, F, types::F64),
+        ("mlp_ceil", mlp_ceil as F1 as *const u8, F, types::F64),
+        ("mlp_hash_i64", mlp_hash_i64 as extern "C" fn(i64) -> i64 as *const u8, I, types::I64),
+        ("mlp_hash_f64", mlp_hash_f64 as extern "C" fn(f64) -> i64 as *const u8, F, types::I64),
+        ("mlp_cross", mlp_cross as extern "C" fn(i64, i64) -> i64 as *const u8, II, types::I64),
     ]
+}
+
+/// The sorted lookup table of a vocabulary, laid out for a branch-free search in the compiled
+/// code: `p + 1` keys (the entries' string hashes in increasing order, then `u64::MAX`
+/// padding, `p` the smallest power of two at least the vocabulary's size) followed by `p + 1`
+/// positions (the entry's position in the vocabulary; the vocabulary's size for padding).
+fn lookup_table(vocabulary: &[String]) -> Result<(Box<[u64]>, usize)> {
+    let mut entries: Vec<(u64, u64)> =
+        vocabulary.iter().enumerate().map(|(i, s)| (crate::ir::hash_str(s), i as u64)).collect();
+    entries.sort_unstable();
+    for w in entries.windows(2) {
+        if w[0].0 == w[1].0 {
+            let (a, b) = (&vocabulary[w[0].1 as usize], &vocabulary[w[1].1 as usize]);
+            return Err(TransformError::Invalid(if a == b {
+                format!("the vocabulary lists `{a}` twice")
+            } else {
+                format!("the vocabulary entries `{a}` and `{b}` have the same 64-bit hash")
+            }));
+        }
+    }
+    let p = vocabulary.len().max(1).next_power_of_two();
+    let oov = vocabulary.len() as u64;
+    let mut table = vec![u64::MAX; 2 * (p + 1)];
+    for (k, slot) in table[p + 1..].iter_mut().enumerate() {
+        *slot = entries.get(k).map_or(oov, |e| e.1);
+    }
+    for (k, e) in entries.iter().enumerate() {
+        table[k] = e.0;
+    }
+    Ok((table.into_boxed_slice(), p))
 }
 
 /// A compiled program: its IR, its output types and the native function that runs it.
@@ -72,6 +137,10 @@ fn host_functions() -> [(&'static str, *const u8, usize); 4] {
 pub struct Program {
     pub(crate) ir: ProgramIr,
     pub(crate) types: Vec<Type>,
+    /// The vocabularies' lookup tables ([`lookup_table`]), read by the compiled code at fixed
+    /// addresses: boxed so they never move, and dropped only with the program.
+    #[allow(dead_code)]
+    tables: Vec<Box<[u64]>>,
     /// The address of the compiled function (see the module docs for its signature).
     pub(crate) entry: usize,
     module: Mutex<Option<JITModule>>,
@@ -91,19 +160,19 @@ impl Program {
         let types = ir.check()?;
         let cg = |e: &dyn std::fmt::Display| TransformError::Codegen(e.to_string());
         let mut jb = JITBuilder::with_flags(&[("opt_level", "speed")], default_libcall_names()).map_err(|e| cg(&e))?;
-        for (name, addr, _) in host_functions() {
+        for (name, addr, _, _) in host_functions() {
             jb.symbol(name, addr);
         }
         let mut module = JITModule::new(jb);
         let config = module.target_config();
         let ptr = config.pointer_type();
         let mut host = HashMap::new();
-        for (name, _, arity) in host_functions() {
+        for (name, _, params, ret) in host_functions() {
             let mut sig = module.make_signature();
-            for _ in 0..arity {
-                sig.params.push(AbiParam::new(types::F64));
+            for t in params {
+                sig.params.push(AbiParam::new(*t));
             }
-            sig.returns.push(AbiParam::new(types::F64));
+            sig.returns.push(AbiParam::new(ret));
             let id = module.declare_function(name, Linkage::Import, &sig).map_err(|e| cg(&e))?;
             host.insert(name, id);
         }
@@ -115,15 +184,12 @@ impl Program {
         let mut ctx: Context = module.make_context();
         ctx.func.signature = sig;
         let mut fctx = FunctionBuilderContext::new();
+        let mut tables = Vec::new();
         {
             let mut b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-            let funcs = Funcs {
-                log: module.declare_func_in_func(host["mlp_log"], b.func),
-                log1p: module.declare_func_in_func(host["mlp_log1p"], b.func),
-                exp: module.declare_func_in_func(host["mlp_exp"], b.func),
-                pow: module.declare_func_in_func(host["mlp_pow"], b.func),
-            };
-            build(&mut b, ptr, &ir, &types, funcs);
+            let funcs: HashMap<&'static str, FuncRef> =
+                host.iter().map(|(name, id)| (*name, module.declare_func_in_func(*id, b.func))).collect();
+            build(&mut b, ptr, &ir, &types, &funcs, &mut tables)?;
             b.seal_all_blocks();
             b.finalize(config);
         }
@@ -131,7 +197,7 @@ impl Program {
         module.clear_context(&mut ctx);
         module.finalize_definitions().map_err(|e| cg(&e))?;
         let entry = module.get_finalized_function(id) as usize;
-        Ok(Program { ir, types, entry, module: Mutex::new(Some(module)), compile_time: start.elapsed() })
+        Ok(Program { ir, types, tables, entry, module: Mutex::new(Some(module)), compile_time: start.elapsed() })
     }
 
     /// The program's IR.
@@ -162,15 +228,6 @@ impl Drop for Program {
     }
 }
 
-/// The imported host functions, as referenced from the function being built.
-#[derive(Clone, Copy)]
-struct Funcs {
-    log: FuncRef,
-    log1p: FuncRef,
-    exp: FuncRef,
-    pow: FuncRef,
-}
-
 /// A value during code generation: the value (f64, i64, or i8 0/1 for booleans), its
 /// validity (i8 0/1) and its IR type.
 #[derive(Clone, Copy)]
@@ -185,7 +242,14 @@ fn trusted() -> MemFlagsData {
 }
 
 /// Builds the whole function: entry (load the buffer pointers), loop header, body, exit.
-fn build(b: &mut FunctionBuilder<'_>, ptr: types::Type, ir: &ProgramIr, out_types: &[Type], funcs: Funcs) {
+fn build(
+    b: &mut FunctionBuilder<'_>,
+    ptr: types::Type,
+    ir: &ProgramIr,
+    out_types: &[Type],
+    funcs: &HashMap<&'static str, FuncRef>,
+    tables: &mut Vec<Box<[u64]>>,
+) -> Result<()> {
     let entry = b.create_block();
     let header = b.create_block();
     let body = b.create_block();
@@ -215,9 +279,10 @@ fn build(b: &mut FunctionBuilder<'_>, ptr: types::Type, ir: &ProgramIr, out_type
     let bit = b.ins().band_imm_u(row, 7);
     let bit = b.ins().ireduce(types::I8, bit);
     let off8 = b.ins().ishl_imm_u(row, 3);
-    let mut g = Gen { b, inputs: &ir.inputs, in_vals, in_valid, byte, bit, off8, cache: HashMap::new(), funcs };
+    let mut g =
+        Gen { b, ptr, inputs: &ir.inputs, in_vals, in_valid, byte, bit, off8, cache: HashMap::new(), funcs, tables };
     for (j, (o, ty)) in ir.outputs.iter().zip(out_types).enumerate() {
-        let v = g.expr(&o.expr);
+        let v = g.expr(&o.expr)?;
         let v = g.convert(v, *ty);
         let b = &mut *g.b;
         match ty {
@@ -238,6 +303,7 @@ fn build(b: &mut FunctionBuilder<'_>, ptr: types::Type, ir: &ProgramIr, out_type
                 let addr = b.ins().iadd(out_vals[j], row);
                 b.ins().store(trusted(), x, addr, 0);
             }
+            Type::Utf8 => unreachable!("checked: outputs are never strings"),
         }
         let addr = b.ins().iadd(out_valid[j], row);
         b.ins().store(trusted(), v.valid, addr, 0);
@@ -248,11 +314,13 @@ fn build(b: &mut FunctionBuilder<'_>, ptr: types::Type, ir: &ProgramIr, out_type
 
     b.switch_to_block(exit);
     b.ins().return_(&[]);
+    Ok(())
 }
 
 /// The state of code generation inside the loop body.
 struct Gen<'a, 'b> {
     b: &'a mut FunctionBuilder<'b>,
+    ptr: types::Type,
     inputs: &'a [Input],
     in_vals: Vec<Value>,
     in_valid: Vec<Value>,
@@ -262,7 +330,8 @@ struct Gen<'a, 'b> {
     off8: Value,
     /// Loaded columns of this row, by input index.
     cache: HashMap<usize, V>,
-    funcs: Funcs,
+    funcs: &'a HashMap<&'static str, FuncRef>,
+    tables: &'a mut Vec<Box<[u64]>>,
 }
 
 impl Gen<'_, '_> {
@@ -286,7 +355,8 @@ impl Gen<'_, '_> {
         let valid = self.bit(self.in_valid[index]);
         let val = match ty {
             Type::Boolean => self.bit(self.in_vals[index]),
-            Type::Float64 | Type::Int64 => {
+            // A string input arrives as its values' hashes (see `eval`).
+            Type::Float64 | Type::Int64 | Type::Utf8 => {
                 let addr = self.b.ins().iadd(self.in_vals[index], self.off8);
                 let t = if ty == Type::Float64 { types::F64 } else { types::I64 };
                 self.b.ins().load(t, trusted(), addr, 0)
@@ -306,11 +376,31 @@ impl Gen<'_, '_> {
                 let x = self.b.ins().uextend(types::I64, v.val);
                 self.b.ins().fcvt_from_sint(types::F64, x)
             }
+            Type::Utf8 => unreachable!("checked: strings are not numbers"),
         }
+    }
+
+    /// `v` as a string: its hash (see [`crate::ir::hash_str`]).
+    fn as_str(&mut self, v: V) -> V {
+        let val = match v.ty {
+            Type::Utf8 => return v,
+            Type::Int64 => self.call("mlp_hash_i64", &[v.val]),
+            Type::Float64 => self.call("mlp_hash_f64", &[v.val]),
+            Type::Boolean => {
+                let b = &mut *self.b;
+                let t = b.ins().iconst(types::I64, crate::ir::hash_str("true") as i64);
+                let f = b.ins().iconst(types::I64, crate::ir::hash_str("false") as i64);
+                b.ins().select(v.val, t, f)
+            }
+        };
+        V { val, valid: v.valid, ty: Type::Utf8 }
     }
 
     /// `v` converted to `ty` by the rules of `cast` (see [`crate::ir`]).
     fn convert(&mut self, v: V, ty: Type) -> V {
+        if ty == Type::Utf8 {
+            return self.as_str(v);
+        }
         let b = &mut *self.b;
         match (v.ty, ty) {
             (a, b) if a == b => v,
@@ -334,17 +424,55 @@ impl Gen<'_, '_> {
                 let ord = b.ins().fcmp(FloatCC::Ordered, v.val, v.val);
                 V { val, valid: b.ins().band(v.valid, ord), ty }
             }
-            (Type::Int64 | Type::Boolean, _) => unreachable!("all cases above"),
+            (Type::Int64 | Type::Boolean | Type::Utf8, _) | (_, Type::Utf8) => {
+                unreachable!("all cases above; strings convert to nothing else (checked)")
+            }
         }
     }
 
-    fn call(&mut self, f: FuncRef, args: &[Value]) -> Value {
+    fn call(&mut self, name: &str, args: &[Value]) -> Value {
+        let f = self.funcs[name];
         let inst = self.b.ins().call(f, args);
         self.b.inst_results(inst)[0]
     }
 
-    fn expr(&mut self, e: &Expr) -> V {
-        match e {
+    /// The position of the hash `h` in a vocabulary's [`lookup_table`] at `addr` (`p` keys
+    /// before the padding), or `oov` (the vocabulary's size) when it is not there: a binary
+    /// search unrolled into `log2(p) + 3` loads and selects, without branches.
+    fn search(&mut self, addr: i64, p: usize, oov: i64, h: Value) -> Value {
+        let b = &mut *self.b;
+        let table = b.ins().iconst(self.ptr, addr);
+        let at = |b: &mut FunctionBuilder<'_>, pos: Value| {
+            let off = b.ins().ishl_imm_u(pos, 3);
+            let a = b.ins().iadd(table, off);
+            b.ins().load(types::I64, trusted(), a, 0)
+        };
+        // The classic lower bound over p sorted keys: `base` ends at the last key below `h`
+        // (or 0), then one more step past it if it is below too; `pos` is in 0..=p.
+        let mut base = b.ins().iconst(types::I64, 0);
+        let mut n = p;
+        while n > 1 {
+            let half = n / 2;
+            let probe = b.ins().iadd_imm_u(base, half as i64);
+            let key = at(b, probe);
+            let lt = b.ins().icmp(IntCC::UnsignedLessThan, key, h);
+            base = b.ins().select(lt, probe, base);
+            n -= half;
+        }
+        let key = at(b, base);
+        let lt = b.ins().icmp(IntCC::UnsignedLessThan, key, h);
+        let lt = b.ins().uextend(types::I64, lt);
+        let pos = b.ins().iadd(base, lt);
+        let key = at(b, pos);
+        let found = b.ins().icmp(IntCC::Equal, key, h);
+        let index_at = b.ins().iadd_imm_u(pos, (p + 1) as i64);
+        let index = at(b, index_at);
+        let oov = b.ins().iconst(types::I64, oov);
+        b.ins().select(found, index, oov)
+    }
+
+    fn expr(&mut self, e: &Expr) -> Result<V> {
+        Ok(match e {
             Expr::Const(s) => {
                 let one = self.one();
                 let b = &mut *self.b;
@@ -355,18 +483,22 @@ impl Gen<'_, '_> {
                 };
                 V { val, valid: one, ty: s.ty() }
             }
+            Expr::Str(x) => {
+                let one = self.one();
+                V { val: self.b.ins().iconst(types::I64, crate::ir::hash_str(x) as i64), valid: one, ty: Type::Utf8 }
+            }
             Expr::Column { index, .. } => self.column(*index),
             Expr::Unary(op, x) => {
-                let v = self.expr(x);
+                let v = self.expr(x)?;
                 self.unary(*op, v)
             }
             Expr::Binary(op, a, c) => {
-                let (va, vc) = (self.expr(a), self.expr(c));
+                let (va, vc) = (self.expr(a)?, self.expr(c)?);
                 self.binary(*op, va, vc)
             }
             Expr::If(c, a, e) => {
-                let vc = self.expr(c);
-                let (va, ve) = (self.expr(a), self.expr(e));
+                let vc = self.expr(c)?;
+                let (va, ve) = (self.expr(a)?, self.expr(e)?);
                 let ty = unify(va.ty, ve.ty).expect("checked");
                 let (va, ve) = (self.convert(va, ty), self.convert(ve, ty));
                 let b = &mut *self.b;
@@ -374,23 +506,23 @@ impl Gen<'_, '_> {
                 V { val: b.ins().select(take, va.val, ve.val), valid: b.ins().select(take, va.valid, ve.valid), ty }
             }
             Expr::FillNull(x, v) => {
-                let (vx, vv) = (self.expr(x), self.expr(v));
+                let (vx, vv) = (self.expr(x)?, self.expr(v)?);
                 let ty = unify(vx.ty, vv.ty).expect("checked");
                 let (vx, vv) = (self.convert(vx, ty), self.convert(vv, ty));
                 let b = &mut *self.b;
                 V { val: b.ins().select(vx.valid, vx.val, vv.val), valid: b.ins().bor(vx.valid, vv.valid), ty }
             }
             Expr::Clip(x, lo, hi) => {
-                let (vx, vl, vh) = (self.expr(x), self.expr(lo), self.expr(hi));
+                let (vx, vl, vh) = (self.expr(x)?, self.expr(lo)?, self.expr(hi)?);
                 let m = self.binary(BinaryOp::Max, vx, vl);
                 self.binary(BinaryOp::Min, m, vh)
             }
             Expr::Cast(x, ty) => {
-                let v = self.expr(x);
+                let v = self.expr(x)?;
                 self.convert(v, *ty)
             }
             Expr::Bucketize(x, bounds) => {
-                let v = self.expr(x);
+                let v = self.expr(x)?;
                 let xf = self.as_f64(v);
                 let b = &mut *self.b;
                 let mut count = b.ins().iconst(types::I64, 0);
@@ -403,7 +535,32 @@ impl Gen<'_, '_> {
                 let ord = b.ins().fcmp(FloatCC::Ordered, xf, xf);
                 V { val: count, valid: b.ins().band(v.valid, ord), ty: Type::Int64 }
             }
-        }
+            Expr::Hash(x) => {
+                let v = self.expr(x)?;
+                V { ty: Type::Int64, ..self.as_str(v) }
+            }
+            Expr::HashBucket(x, n) => {
+                let v = self.expr(x)?;
+                let h = self.as_str(v);
+                V { val: self.b.ins().urem_imm_u(h.val, *n as i64), valid: h.valid, ty: Type::Int64 }
+            }
+            Expr::Cross(a, c, n) => {
+                let (va, vc) = (self.expr(a)?, self.expr(c)?);
+                let (ha, hc) = (self.as_str(va), self.as_str(vc));
+                let h = self.call("mlp_cross", &[ha.val, hc.val]);
+                let b = &mut *self.b;
+                V { val: b.ins().urem_imm_u(h, *n as i64), valid: b.ins().band(ha.valid, hc.valid), ty: Type::Int64 }
+            }
+            Expr::Lookup(x, vocabulary) => {
+                let v = self.expr(x)?;
+                let h = self.as_str(v);
+                let (table, p) = lookup_table(vocabulary)?;
+                let addr = table.as_ptr() as i64;
+                self.tables.push(table);
+                let val = self.search(addr, p, vocabulary.len() as i64, h.val);
+                V { val, valid: h.valid, ty: Type::Int64 }
+            }
+        })
     }
 
     fn unary(&mut self, op: UnaryOp, v: V) -> V {
@@ -428,12 +585,15 @@ impl Gen<'_, '_> {
                 let x = self.as_f64(v);
                 f(self.b.ins().sqrt(x))
             }
-            UnaryOp::Log | UnaryOp::Log1p | UnaryOp::Exp => {
+            UnaryOp::Log | UnaryOp::Log1p | UnaryOp::Exp | UnaryOp::Round | UnaryOp::Floor | UnaryOp::Ceil => {
                 let x = self.as_f64(v);
                 let func = match op {
-                    UnaryOp::Log => self.funcs.log,
-                    UnaryOp::Log1p => self.funcs.log1p,
-                    _ => self.funcs.exp,
+                    UnaryOp::Log => "mlp_log",
+                    UnaryOp::Log1p => "mlp_log1p",
+                    UnaryOp::Exp => "mlp_exp",
+                    UnaryOp::Round => "mlp_round",
+                    UnaryOp::Floor => "mlp_floor",
+                    _ => "mlp_ceil",
                 };
                 f(self.call(func, &[x]))
             }
@@ -463,8 +623,9 @@ impl Gen<'_, '_> {
                 let valid = self.b.ins().band(va.valid, vb.valid);
                 let ints = va.ty == Type::Int64 && vb.ty == Type::Int64;
                 let bools = va.ty == Type::Boolean && vb.ty == Type::Boolean;
+                let strings = va.ty == Type::Utf8 && vb.ty == Type::Utf8;
                 if op.is_comparison() {
-                    let val = if ints || bools {
+                    let val = if ints || bools || strings {
                         let cc = match op {
                             Lt => IntCC::SignedLessThan,
                             Le => IntCC::SignedLessThanOrEqual,
@@ -497,6 +658,17 @@ impl Gen<'_, '_> {
                         Mul => V { val: b.ins().imul(x, y), valid, ty: Type::Int64 },
                         Min => V { val: b.ins().smin(x, y), valid, ty: Type::Int64 },
                         Max => V { val: b.ins().smax(x, y), valid, ty: Type::Int64 },
+                        Rem => {
+                            // By zero is null; by -1 is 0 (srem would trap on i64::MIN % -1).
+                            let is_zero = b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+                            let is_m1 = b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                            let unsafe_divisor = b.ins().bor(is_zero, is_m1);
+                            let one = b.ins().iconst(types::I64, 1);
+                            let safe = b.ins().select(unsafe_divisor, one, y);
+                            let val = b.ins().srem(x, safe);
+                            let nz = b.ins().bxor_imm_u(is_zero, 1);
+                            V { val, valid: b.ins().band(valid, nz), ty: Type::Int64 }
+                        }
                         _ => {
                             // Division: by zero is null; by -1 is a wrapping negation (sdiv
                             // would trap on i64::MIN / -1); the divisor is made safe first.
@@ -521,10 +693,8 @@ impl Gen<'_, '_> {
                     Div => self.b.ins().fdiv(x, y),
                     Min => self.b.ins().fmin(x, y),
                     Max => self.b.ins().fmax(x, y),
-                    _ => {
-                        let pow = self.funcs.pow;
-                        self.call(pow, &[x, y])
-                    }
+                    Rem => self.call("mlp_fmod", &[x, y]),
+                    _ => self.call("mlp_pow", &[x, y]),
                 };
                 V { val, valid, ty: Type::Float64 }
             }

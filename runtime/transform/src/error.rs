@@ -29,6 +29,15 @@ pub enum TransformError {
         /// What is wrong.
         message: String,
     },
+    /// A feature of a feature block cannot be lowered or fitted: an unknown column or
+    /// function, a bad argument, a cycle.
+    #[error("feature `{feature}`: {message}")]
+    Feature {
+        /// The feature.
+        feature: String,
+        /// What is wrong, with the expression at fault.
+        message: String,
+    },
     /// The program is malformed: duplicate output names, bad bucket boundaries.
     #[error("invalid program: {0}")]
     Invalid(String),

@@ -21,6 +21,35 @@ pub fn arrow_type(ty: Type) -> DataType {
         Type::Float64 => DataType::Float64,
         Type::Int64 => DataType::Int64,
         Type::Boolean => DataType::Boolean,
+        Type::Utf8 => DataType::Utf8,
+    }
+}
+
+/// Whether a column of Arrow type `dt` can be read as `ty`: exactly, or after a lossless
+/// widening (narrower integers to `Int64`, `Float32`/`Float16` to `Float64`, `LargeUtf8` and
+/// `Utf8View` as strings).
+fn readable(dt: &DataType, ty: Type) -> bool {
+    use DataType as D;
+    match ty {
+        Type::Float64 => matches!(dt, D::Float64 | D::Float32 | D::Float16),
+        Type::Int64 => matches!(dt, D::Int64 | D::Int32 | D::Int16 | D::Int8 | D::UInt32 | D::UInt16 | D::UInt8),
+        Type::Boolean => matches!(dt, D::Boolean),
+        Type::Utf8 => matches!(dt, D::Utf8 | D::LargeUtf8 | D::Utf8View),
+    }
+}
+
+/// The IR type a column of Arrow type `dt` is read as, if any (see [`readable`]).
+pub fn ir_type(dt: &DataType) -> Option<Type> {
+    [Type::Float64, Type::Int64, Type::Boolean, Type::Utf8].into_iter().find(|t| readable(dt, *t))
+}
+
+/// The hashes of a string column's values ([`crate::ir::hash_str`]; 0 for nulls).
+pub(crate) fn hash_strings(a: &ArrayRef) -> Vec<u64> {
+    let h = |s: Option<&str>| s.map_or(0, crate::ir::hash_str);
+    match a.data_type() {
+        DataType::LargeUtf8 => a.as_string::<i64>().iter().map(h).collect(),
+        DataType::Utf8View => a.as_string_view().iter().map(h).collect(),
+        _ => a.as_string::<i32>().iter().map(h).collect(),
     }
 }
 
@@ -33,12 +62,15 @@ pub(crate) fn resolve_inputs(inputs: &[Input], batch: &RecordBatch) -> Result<Ve
             let col = batch
                 .column_by_name(&input.name)
                 .ok_or_else(|| TransformError::MissingColumn { column: input.name.clone(), index })?;
-            if col.data_type() != &arrow_type(input.ty) {
+            if !readable(col.data_type(), input.ty) {
                 return Err(TransformError::ColumnType {
                     column: input.name.clone(),
                     expected: input.ty,
                     found: col.data_type().to_string(),
                 });
+            }
+            if input.ty != Type::Utf8 && col.data_type() != &arrow_type(input.ty) {
+                return arrow_cast::cast(col, &arrow_type(input.ty)).map_err(|e| TransformError::Arrow(e.to_string()));
             }
             Ok(col.clone())
         })
@@ -116,6 +148,8 @@ impl Program {
         let mut in_values = Vec::with_capacity(arrays.len());
         // Whether input k's values are 8-byte words (else a bitmap).
         let mut in_words = Vec::with_capacity(arrays.len());
+        // The hashes of string inputs, alive until after the calls.
+        let mut hashes: Vec<Vec<u64>> = Vec::new();
         for (a, input) in arrays.iter().zip(&self.ir.inputs) {
             let valid = match a.nulls() {
                 Some(n) => n.inner().sliced(),
@@ -132,6 +166,11 @@ impl Program {
                     let values = a.as_boolean().values().sliced();
                     in_values.push(values.as_ptr());
                     keep.push(values);
+                }
+                Type::Utf8 => {
+                    let h = hash_strings(a);
+                    in_values.push(h.as_ptr().cast::<u8>());
+                    hashes.push(h);
                 }
             }
             in_words.push(input.ty != Type::Boolean);
@@ -176,7 +215,7 @@ impl Program {
                 }
             }
         }
-        drop((keep, all_valid, arrays));
+        drop((keep, all_valid, arrays, hashes));
         let columns = self
             .ir
             .outputs
@@ -202,14 +241,19 @@ type Entry = unsafe extern "C" fn(*const *const u8, *const *const u8, *const *mu
 /// - The compiled code reads `in_values[k]` for `k < inputs` and `out_*[j]` for `j < outputs`
 ///   only: [`Program::run`] passes one pointer per input and per output, in order (checked by
 ///   the assertions below).
-/// - For each row `i < rows` it reads 8 bytes at `in_values[k] + 8 i` (Float64/Int64 inputs)
-///   or bit `i` of `in_values[k]` / `in_valid[k]`. [`Program::run`] derives these pointers
-///   from live Arrow buffers of the type the program was checked against (checked by
-///   `resolve_inputs`), sliced to start at the array's first row and holding the batch's row
+/// - For each row `i < rows` it reads 8 bytes at `in_values[k] + 8 i` (Float64/Int64 inputs,
+///   and string inputs, which arrive as one 8-byte hash per row) or bit `i` of
+///   `in_values[k]` / `in_valid[k]`. [`Program::run`] derives these pointers from live Arrow
+///   buffers of the type the program was checked against (checked by `resolve_inputs`, which
+///   casts narrower types to a fresh buffer of the checked type), or from its own `Vec<u64>`
+///   of string hashes, sliced to start at the array's first row and holding the batch's row
 ///   count of values or bits (or from an all-ones bitmap of that many bits), advanced to the
 ///   chunk's first row `start` (a multiple of 64, so a whole byte of every bitmap) with
 ///   `start + rows` at most the row count. `run` keeps every buffer alive until after its
 ///   last call.
+/// - A vocabulary lookup reads the words of its table at offsets `0..2 (p + 1)` only (the
+///   search index stays in `0..=p`, see `compile::lookup_table`), from the boxed slice the
+///   program owns in `tables`, which lives (and never moves) as long as `program`.
 /// - It writes 8 bytes at `out_values[j] + 8 i` (numbers) or 1 byte at `out_values[j] + i`
 ///   (booleans), and 1 byte at `out_valid[j] + i`: `run` points these into its own `Vec`s,
 ///   the final value buffers of the batch's row count (at the chunk's row) or scratch buffers

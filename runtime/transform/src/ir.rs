@@ -7,7 +7,11 @@
 //!
 //! # Types
 //!
-//! Three value types: [`Type::Float64`], [`Type::Int64`], [`Type::Boolean`]. Arithmetic on two
+//! Four value types: [`Type::Float64`], [`Type::Int64`], [`Type::Boolean`] and [`Type::Utf8`].
+//! Strings can be read, compared for equality, converted from numbers (`string(x)`), hashed
+//! (`hash`, `hash_bucket`, `cross`) and looked up in a vocabulary, all of which need only their
+//! identity: the compiled code carries a string as its 64-bit hash ([`hash_str`]), and outputs
+//! are never strings. Arithmetic on two
 //! integers stays integer (wrapping two's complement; `/` truncates toward zero); with a float
 //! on either side the integer is converted (`as f64`, round to nearest) and the result is a
 //! float. `pow`, `log`, `log1p`, `exp`, `sqrt` always give floats. `bucketize` gives an integer.
@@ -32,14 +36,28 @@
 //!   int/float → bool is `x != 0` (NaN gives null); bool → int/float is 1 or 0.
 //! - `bucketize(x, b)` (boundaries strictly increasing, no NaN) is the number of boundaries
 //!   `<= x`, in `0..=b.len()`; a NaN `x` gives null.
+//! - `x % y` is the remainder with the sign of `x` (Rust's `%`): integer `x % 0` is null,
+//!   `i64::MIN % -1` is 0; float `%` is IEEE `fmod` (`x % 0.0` is NaN). `round` rounds half
+//!   away from zero; `round`, `floor` and `ceil` give floats.
+//! - `string(x)` is the text of `x`: integers in decimal, floats as Rust's `{}` prints them
+//!   (`1.5`, `1`, `-0`, `NaN`, `inf`), booleans `true`/`false`; null stays null.
+//! - `hash(x)` is XXH64 (seed 0) of the UTF-8 bytes of `string(x)` (of `x` itself for a
+//!   string), as an `int` (the 64 bits, two's complement); `hash_bucket(x, n)` is that hash as
+//!   an unsigned number modulo `n`; `cross(a, b, n)` is XXH64 (seed 0) of the 16 bytes
+//!   `hash(a)` then `hash(b)` (little-endian), modulo `n`. Null operands give null. These are
+//!   stable across versions and machines: a fitted transform gives the same buckets anywhere.
+//! - `lookup(x, vocabulary)` is the position of `string(x)` in the vocabulary, or the
+//!   vocabulary's length when it is not there (the out-of-vocabulary bucket); null gives null.
 //! - Values of null slots in outputs are zero (false), so outputs are byte-for-byte
 //!   deterministic.
 
 use crate::error::{Result, TransformError};
+use serde::{Deserialize, Serialize};
 use std::fmt::{self, Write as _};
 
 /// The type of a value.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Type {
     /// 64-bit IEEE float (Arrow `Float64`).
     Float64,
@@ -47,6 +65,61 @@ pub enum Type {
     Int64,
     /// Boolean (Arrow `Boolean`).
     Boolean,
+    /// A UTF-8 string (Arrow `Utf8` or `LargeUtf8`); an input or an intermediate value, never
+    /// an output.
+    Utf8,
+}
+
+/// The 64-bit hash of a string: XXH64 with seed 0 of its UTF-8 bytes. The compiled code
+/// represents a string by this value.
+pub fn hash_str(s: &str) -> u64 {
+    twox_hash::XxHash64::oneshot(0, s.as_bytes())
+}
+
+/// The hash of a pair of hashes, for `cross`: XXH64 with seed 0 of their 16 little-endian
+/// bytes.
+pub fn hash_pair(a: u64, b: u64) -> u64 {
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&a.to_le_bytes());
+    bytes[8..].copy_from_slice(&b.to_le_bytes());
+    twox_hash::XxHash64::oneshot(0, &bytes)
+}
+
+/// A fixed buffer that numbers are printed into without allocating.
+struct Text {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl fmt::Write for Text {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// `hash(string(x))` for an integer, without allocating.
+pub fn hash_i64(x: i64) -> u64 {
+    let mut t = Text { buf: [0; 40], len: 0 };
+    // An i64 is at most 20 characters.
+    let _ = write!(t, "{x}");
+    twox_hash::XxHash64::oneshot(0, &t.buf[..t.len])
+}
+
+/// `hash(string(x))` for a float: the hash of Rust's `{}` text of `x`.
+pub fn hash_f64(x: f64) -> u64 {
+    let mut t = Text { buf: [0; 40], len: 0 };
+    if write!(t, "{x}").is_ok() {
+        twox_hash::XxHash64::oneshot(0, &t.buf[..t.len])
+    } else {
+        // Very large or very small magnitudes print longer than the buffer.
+        hash_str(&x.to_string())
+    }
 }
 
 impl Type {
@@ -62,15 +135,17 @@ impl fmt::Display for Type {
             Type::Float64 => "float64",
             Type::Int64 => "int64",
             Type::Boolean => "bool",
+            Type::Utf8 => "string",
         })
     }
 }
 
 /// A constant.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Scalar {
-    /// A float.
-    Float64(f64),
+    /// A float (written as a JSON number, or `"NaN"`, `"inf"`, `"-inf"`).
+    Float64(#[serde(with = "crate::ir::json_f64")] f64),
     /// An integer.
     Int64(i64),
     /// A boolean.
@@ -89,7 +164,8 @@ impl Scalar {
 }
 
 /// A function of one operand.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum UnaryOp {
     /// `-x` (wrapping for integers).
     Neg,
@@ -105,13 +181,19 @@ pub enum UnaryOp {
     Exp,
     /// `sqrt(x)` (float).
     Sqrt,
+    /// `round(x)`, half away from zero (float).
+    Round,
+    /// `floor(x)` (float).
+    Floor,
+    /// `ceil(x)` (float).
+    Ceil,
     /// `is_null(x)`: never null.
     IsNull,
 }
 
 impl UnaryOp {
     /// Every unary operator.
-    pub const ALL: [UnaryOp; 8] = [
+    pub const ALL: [UnaryOp; 11] = [
         UnaryOp::Neg,
         UnaryOp::Not,
         UnaryOp::Abs,
@@ -119,6 +201,9 @@ impl UnaryOp {
         UnaryOp::Log1p,
         UnaryOp::Exp,
         UnaryOp::Sqrt,
+        UnaryOp::Round,
+        UnaryOp::Floor,
+        UnaryOp::Ceil,
         UnaryOp::IsNull,
     ];
 
@@ -132,13 +217,17 @@ impl UnaryOp {
             UnaryOp::Log1p => "log1p",
             UnaryOp::Exp => "exp",
             UnaryOp::Sqrt => "sqrt",
+            UnaryOp::Round => "round",
+            UnaryOp::Floor => "floor",
+            UnaryOp::Ceil => "ceil",
             UnaryOp::IsNull => "is_null",
         }
     }
 }
 
 /// A function of two operands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum BinaryOp {
     /// `a + b`.
     Add,
@@ -148,6 +237,8 @@ pub enum BinaryOp {
     Mul,
     /// `a / b`.
     Div,
+    /// `a % b`.
+    Rem,
     /// `pow(a, b)` (float).
     Pow,
     /// `min(a, b)`.
@@ -174,11 +265,12 @@ pub enum BinaryOp {
 
 impl BinaryOp {
     /// Every binary operator.
-    pub const ALL: [BinaryOp; 15] = [
+    pub const ALL: [BinaryOp; 16] = [
         BinaryOp::Add,
         BinaryOp::Sub,
         BinaryOp::Mul,
         BinaryOp::Div,
+        BinaryOp::Rem,
         BinaryOp::Pow,
         BinaryOp::Min,
         BinaryOp::Max,
@@ -199,6 +291,7 @@ impl BinaryOp {
             BinaryOp::Sub => "-",
             BinaryOp::Mul => "*",
             BinaryOp::Div => "/",
+            BinaryOp::Rem => "%",
             BinaryOp::Pow => "pow",
             BinaryOp::Min => "min",
             BinaryOp::Max => "max",
@@ -225,10 +318,13 @@ impl BinaryOp {
 }
 
 /// A typed expression over the input columns of a program.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Expr {
     /// A constant (never null).
     Const(Scalar),
+    /// A string constant (never null).
+    Str(String),
     /// Input column `index` of the program, of type `ty` (must match the input's declaration).
     Column {
         /// Index into [`ProgramIr::inputs`].
@@ -249,7 +345,69 @@ pub enum Expr {
     /// `cast(x as ty)`.
     Cast(Box<Expr>, Type),
     /// `bucketize(x, boundaries)`: the number of boundaries `<= x` (an integer).
-    Bucketize(Box<Expr>, Vec<f64>),
+    Bucketize(Box<Expr>, #[serde(with = "crate::ir::json_f64s")] Vec<f64>),
+    /// `hash(x)`: the 64-bit hash of `string(x)`, as an integer.
+    Hash(Box<Expr>),
+    /// `hash_bucket(x, n)`: `hash(x)` modulo `n` (unsigned), in `0..n`.
+    HashBucket(Box<Expr>, u64),
+    /// `cross(a, b, n)`: the hash of the pair `hash(a)`, `hash(b)` modulo `n`, in `0..n`.
+    Cross(Box<Expr>, Box<Expr>, u64),
+    /// `lookup(x, vocabulary)`: the position of `string(x)` in the vocabulary, or its length.
+    Lookup(Box<Expr>, Vec<String>),
+}
+
+/// JSON for an `f64` that may not be finite: a number, or `"NaN"`, `"inf"`, `"-inf"`.
+pub(crate) mod json_f64 {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if x.is_finite() {
+            s.serialize_f64(*x)
+        } else if x.is_nan() {
+            s.serialize_str("NaN")
+        } else if *x > 0.0 {
+            s.serialize_str("inf")
+        } else {
+            s.serialize_str("-inf")
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        N(f64),
+        S(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        match Repr::deserialize(d)? {
+            Repr::N(x) => Ok(x),
+            Repr::S(s) => match s.as_str() {
+                "NaN" => Ok(f64::NAN),
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                _ => Err(D::Error::custom(format!(
+                    "`{s}` is not a number (expected a number, \"NaN\", \"inf\" or \"-inf\")"
+                ))),
+            },
+        }
+    }
+}
+
+/// [`json_f64`] for a list.
+pub(crate) mod json_f64s {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    struct F(#[serde(with = "super::json_f64")] f64);
+
+    pub fn serialize<S: Serializer>(xs: &[f64], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(xs.iter().map(|x| F(*x)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<F>::deserialize(d)?.into_iter().map(|f| f.0).collect())
+    }
 }
 
 #[allow(clippy::should_implement_trait)]
@@ -333,6 +491,9 @@ impl Expr {
             Expr::Const(Scalar::Boolean(x)) => {
                 let _ = write!(s, "{x}");
             }
+            Expr::Str(x) => {
+                let _ = write!(s, "{x:?}");
+            }
             Expr::Column { index, .. } => match inputs.get(*index) {
                 Some(i) => s.push_str(&i.name),
                 None => {
@@ -405,12 +566,34 @@ impl Expr {
                 x.write(inputs, s);
                 let _ = write!(s, ", {b:?})");
             }
+            Expr::Hash(x) => {
+                s.push_str("hash(");
+                x.write(inputs, s);
+                s.push(')');
+            }
+            Expr::HashBucket(x, n) => {
+                s.push_str("hash_bucket(");
+                x.write(inputs, s);
+                let _ = write!(s, ", {n})");
+            }
+            Expr::Cross(a, b, n) => {
+                s.push_str("cross(");
+                a.write(inputs, s);
+                s.push_str(", ");
+                b.write(inputs, s);
+                let _ = write!(s, ", buckets = {n})");
+            }
+            Expr::Lookup(x, v) => {
+                s.push_str("lookup(");
+                x.write(inputs, s);
+                let _ = write!(s, ", [{} entries])", v.len());
+            }
         }
     }
 }
 
 /// An input column of a program: found in a batch by name.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Input {
     /// The column's name in the batch.
     pub name: String,
@@ -419,7 +602,7 @@ pub struct Input {
 }
 
 /// A named output of a program.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Output {
     /// The output column's name.
     pub name: String,
@@ -428,7 +611,7 @@ pub struct Output {
 }
 
 /// A program: the inputs it reads and the outputs it computes, in order.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ProgramIr {
     /// The input columns; [`Expr::Column`] indexes into this.
     pub inputs: Vec<Input>,
@@ -473,7 +656,16 @@ impl ProgramIr {
             if !seen.insert(o.name.as_str()) {
                 return Err(TransformError::Invalid(format!("output `{}` is defined twice", o.name)));
             }
-            types.push(type_of(&o.expr, &self.inputs, &o.name)?);
+            let ty = type_of(&o.expr, &self.inputs, &o.name)?;
+            if ty == Type::Utf8 {
+                return Err(TransformError::Type {
+                    output: o.name.clone(),
+                    expr: o.expr.display(&self.inputs),
+                    message: "an output cannot be a string; make it a number with `hash_bucket` or `vocabulary`"
+                        .to_string(),
+                });
+            }
+            types.push(ty);
         }
         Ok(types)
     }
@@ -498,6 +690,7 @@ pub fn type_of(e: &Expr, inputs: &[Input], output: &str) -> Result<Type> {
     };
     Ok(match e {
         Expr::Const(s) => s.ty(),
+        Expr::Str(_) => Type::Utf8,
         Expr::Column { index, ty } => match inputs.get(*index) {
             None => {
                 return Err(TransformError::BadColumn {
@@ -528,7 +721,13 @@ pub fn type_of(e: &Expr, inputs: &[Input], output: &str) -> Result<Type> {
                     }
                     Type::Boolean
                 }
-                UnaryOp::Log | UnaryOp::Log1p | UnaryOp::Exp | UnaryOp::Sqrt => {
+                UnaryOp::Log
+                | UnaryOp::Log1p
+                | UnaryOp::Exp
+                | UnaryOp::Sqrt
+                | UnaryOp::Round
+                | UnaryOp::Floor
+                | UnaryOp::Ceil => {
                     numeric(t, "the operand")?;
                     Type::Float64
                 }
@@ -545,6 +744,7 @@ pub fn type_of(e: &Expr, inputs: &[Input], output: &str) -> Result<Type> {
                     Type::Boolean
                 }
                 BinaryOp::Eq | BinaryOp::Ne if ta == Type::Boolean && tb == Type::Boolean => Type::Boolean,
+                BinaryOp::Eq | BinaryOp::Ne if ta == Type::Utf8 && tb == Type::Utf8 => Type::Boolean,
                 _ => {
                     numeric(ta, "the left operand")?;
                     numeric(tb, "the right operand")?;
@@ -580,13 +780,37 @@ pub fn type_of(e: &Expr, inputs: &[Input], output: &str) -> Result<Type> {
             unify(unify(tx, tl).unwrap_or(Type::Float64), th).unwrap_or(Type::Float64)
         }
         Expr::Cast(x, ty) => {
-            type_of(x, inputs, output)?;
+            let t = type_of(x, inputs, output)?;
+            if t == Type::Utf8 && *ty != Type::Utf8 {
+                return Err(err(format!(
+                    "a string cannot be converted to {ty} in a transform; declare the column's type at ingest (a schema) instead"
+                )));
+            }
             *ty
         }
         Expr::Bucketize(x, b) => {
             numeric(type_of(x, inputs, output)?, "the value")?;
             if b.iter().any(|x| x.is_nan()) || b.windows(2).any(|w| w[0] >= w[1]) {
                 return Err(err("the boundaries must be strictly increasing numbers".to_string()));
+            }
+            Type::Int64
+        }
+        Expr::Hash(x) | Expr::Lookup(x, _) => {
+            type_of(x, inputs, output)?;
+            Type::Int64
+        }
+        Expr::HashBucket(x, n) => {
+            type_of(x, inputs, output)?;
+            if *n == 0 {
+                return Err(err("the number of buckets must be at least 1".to_string()));
+            }
+            Type::Int64
+        }
+        Expr::Cross(a, b, n) => {
+            type_of(a, inputs, output)?;
+            type_of(b, inputs, output)?;
+            if *n == 0 {
+                return Err(err("the number of buckets must be at least 1".to_string()));
             }
             Type::Int64
         }

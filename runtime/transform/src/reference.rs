@@ -1,16 +1,19 @@
 //! The reference interpreter: the semantics of [`crate::ir`] written plainly, row by row over
-//! `Option<f64>`, `Option<i64>` and `Option<bool>`. It is slow on purpose (no vectorization,
-//! no code generation) and is the oracle the compiled programs are tested against.
+//! `Option<f64>`, `Option<i64>`, `Option<bool>` and `Option<String>`. It is slow on purpose (no
+//! vectorization, no code generation) and is the oracle the compiled programs are tested
+//! against. Unlike the compiled code, it keeps strings as text: it formats `string(x)`,
+//! compares strings by content and looks vocabularies up in a hash map, hashing only where the
+//! semantics call for a hash.
 
 use crate::error::Result;
 use crate::eval::{Values, build_output, pack, resolve_inputs};
-use crate::ir::{BinaryOp, Expr, ProgramIr, Scalar, Type, UnaryOp};
+use crate::ir::{BinaryOp, Expr, ProgramIr, Scalar, Type, UnaryOp, hash_pair, hash_str};
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
 
 /// One value: its type and whether it is null.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Value {
     /// A float or null.
     F(Option<f64>),
@@ -18,30 +21,43 @@ pub enum Value {
     I(Option<i64>),
     /// A boolean or null.
     B(Option<bool>),
+    /// A string or null.
+    S(Option<String>),
 }
 
 impl Value {
-    fn f(self) -> Option<f64> {
+    fn f(&self) -> Option<f64> {
         match self {
-            Value::F(x) => x,
+            Value::F(x) => *x,
             Value::I(x) => x.map(|x| x as f64),
             Value::B(x) => x.map(|b| if b { 1.0 } else { 0.0 }),
+            Value::S(_) => unreachable!("checked: not a string"),
         }
     }
-    fn b(self) -> Option<bool> {
+    fn b(&self) -> Option<bool> {
         match self {
-            Value::B(x) => x,
+            Value::B(x) => *x,
             _ => unreachable!("checked: a bool"),
         }
     }
-    fn is_null(self) -> bool {
-        matches!(self, Value::F(None) | Value::I(None) | Value::B(None))
+    /// The text of the value (`string(x)`).
+    fn s(&self) -> Option<String> {
+        match self {
+            Value::F(x) => x.map(|x| format!("{x}")),
+            Value::I(x) => x.map(|x| x.to_string()),
+            Value::B(x) => x.map(|x| x.to_string()),
+            Value::S(x) => x.clone(),
+        }
     }
-    fn ty(self) -> Type {
+    fn is_null(&self) -> bool {
+        matches!(self, Value::F(None) | Value::I(None) | Value::B(None) | Value::S(None))
+    }
+    fn ty(&self) -> Type {
         match self {
             Value::F(_) => Type::Float64,
             Value::I(_) => Type::Int64,
             Value::B(_) => Type::Boolean,
+            Value::S(_) => Type::Utf8,
         }
     }
     /// This value as type `ty` (int → float promotion only; checked programs need no other).
@@ -90,6 +106,11 @@ impl Col<'_> {
             Type::Float64 => Value::F(valid.then(|| a.as_primitive::<Float64Type>().value(row))),
             Type::Int64 => Value::I(valid.then(|| a.as_primitive::<Int64Type>().value(row))),
             Type::Boolean => Value::B(valid.then(|| a.as_boolean().value(row))),
+            Type::Utf8 => Value::S(valid.then(|| match a.data_type() {
+                arrow_schema::DataType::LargeUtf8 => a.as_string::<i64>().value(row).to_string(),
+                arrow_schema::DataType::Utf8View => a.as_string_view().value(row).to_string(),
+                _ => a.as_string::<i32>().value(row).to_string(),
+            })),
         }
     }
 }
@@ -100,6 +121,7 @@ fn eval(e: &Expr, cols: &[Col<'_>], row: usize) -> Value {
         Expr::Const(Scalar::Float64(x)) => Value::F(Some(*x)),
         Expr::Const(Scalar::Int64(x)) => Value::I(Some(*x)),
         Expr::Const(Scalar::Boolean(x)) => Value::B(Some(*x)),
+        Expr::Str(x) => Value::S(Some(x.clone())),
         Expr::Column { index, ty } => cols[*index].get(*ty, row),
         Expr::Unary(op, x) => {
             let v = eval(x, cols, row);
@@ -118,6 +140,9 @@ fn eval(e: &Expr, cols: &[Col<'_>], row: usize) -> Value {
                 UnaryOp::Log1p => Value::F(v.f().map(f64::ln_1p)),
                 UnaryOp::Exp => Value::F(v.f().map(f64::exp)),
                 UnaryOp::Sqrt => Value::F(v.f().map(f64::sqrt)),
+                UnaryOp::Round => Value::F(v.f().map(f64::round)),
+                UnaryOp::Floor => Value::F(v.f().map(f64::floor)),
+                UnaryOp::Ceil => Value::F(v.f().map(f64::ceil)),
             }
         }
         Expr::Binary(op, a, b) => {
@@ -143,6 +168,16 @@ fn eval(e: &Expr, cols: &[Col<'_>], row: usize) -> Value {
             let v = eval(x, cols, row).f();
             Value::I(v.filter(|x| !x.is_nan()).map(|x| bounds.iter().filter(|b| **b <= x).count() as i64))
         }
+        Expr::Hash(x) => Value::I(eval(x, cols, row).s().map(|s| hash_str(&s) as i64)),
+        Expr::HashBucket(x, n) => Value::I(eval(x, cols, row).s().map(|s| (hash_str(&s) % n) as i64)),
+        Expr::Cross(a, b, n) => {
+            let (sa, sb) = (eval(a, cols, row).s(), eval(b, cols, row).s());
+            Value::I(sa.zip(sb).map(|(a, b)| (hash_pair(hash_str(&a), hash_str(&b)) % n) as i64))
+        }
+        Expr::Lookup(x, vocabulary) => {
+            let s = eval(x, cols, row).s();
+            Value::I(s.map(|s| vocabulary.iter().position(|v| *v == s).unwrap_or(vocabulary.len()) as i64))
+        }
     }
 }
 
@@ -159,12 +194,17 @@ fn binary(op: BinaryOp, va: Value, vb: Value) -> Value {
             (Some(false), Some(false)) => Some(false),
             _ => None,
         }),
+        Eq | Ne if va.ty() == Type::Utf8 => {
+            let r = va.s().zip(vb.s()).map(|(a, b)| a == b);
+            Value::B(if op == Eq { r } else { r.map(|r| !r) })
+        }
         Eq | Ne if va.ty() == Type::Boolean => {
             let r = va.b().zip(vb.b()).map(|(a, b)| a == b);
             Value::B(if op == Eq { r } else { r.map(|r| !r) })
         }
         Lt | Le | Gt | Ge | Eq | Ne => {
-            let r = if let (Value::I(a), Value::I(b)) = (va, vb) {
+            let r = if let (Value::I(a), Value::I(b)) = (&va, &vb) {
+                let (a, b) = (*a, *b);
                 a.zip(b).map(|(a, b)| match op {
                     Lt => a < b,
                     Le => a <= b,
@@ -186,13 +226,15 @@ fn binary(op: BinaryOp, va: Value, vb: Value) -> Value {
             Value::B(r)
         }
         Pow => Value::F(va.f().zip(vb.f()).map(|(a, b)| a.powf(b))),
-        Add | Sub | Mul | Div | Min | Max => {
-            if let (Value::I(a), Value::I(b)) = (va, vb) {
+        Add | Sub | Mul | Div | Rem | Min | Max => {
+            if let (Value::I(a), Value::I(b)) = (&va, &vb) {
+                let (a, b) = (*a, *b);
                 Value::I(a.zip(b).and_then(|(a, b)| match op {
                     Add => Some(a.wrapping_add(b)),
                     Sub => Some(a.wrapping_sub(b)),
                     Mul => Some(a.wrapping_mul(b)),
                     Div => (b != 0).then(|| a.wrapping_div(b)),
+                    Rem => (b != 0).then(|| a.wrapping_rem(b)),
                     Min => Some(a.min(b)),
                     _ => Some(a.max(b)),
                 }))
@@ -202,6 +244,7 @@ fn binary(op: BinaryOp, va: Value, vb: Value) -> Value {
                     Sub => a - b,
                     Mul => a * b,
                     Div => a / b,
+                    Rem => a % b,
                     Min => fminimum(a, b),
                     _ => fmaximum(a, b),
                 }))
@@ -212,6 +255,7 @@ fn binary(op: BinaryOp, va: Value, vb: Value) -> Value {
 
 fn cast(v: Value, ty: Type) -> Value {
     match (v, ty) {
+        (v, Type::Utf8) => Value::S(v.s()),
         (Value::F(x), Type::Float64) => Value::F(x),
         (Value::I(x), Type::Int64) => Value::I(x),
         (Value::B(x), Type::Boolean) => Value::B(x),
@@ -222,6 +266,7 @@ fn cast(v: Value, ty: Type) -> Value {
         ),
         (Value::I(x), Type::Boolean) => Value::B(x.map(|x| x != 0)),
         (Value::F(x), Type::Boolean) => Value::B(x.filter(|x| !x.is_nan()).map(|x| x != 0.0)),
+        (Value::S(_), _) => unreachable!("checked: strings convert only to strings"),
     }
 }
 
@@ -241,6 +286,7 @@ pub fn run(program: &ProgramIr, batch: &RecordBatch) -> Result<RecordBatch> {
                 Value::F(x) => (x.map(f64::to_bits), x.is_some()),
                 Value::I(x) => (x.map(|x| x as u64), x.is_some()),
                 Value::B(x) => (x.map(u64::from), x.is_some()),
+                Value::S(_) => unreachable!("checked: outputs are never strings"),
             };
             values[row] = bits.unwrap_or(0);
             valid[row] = u8::from(ok);

@@ -6,7 +6,7 @@ mod common;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
-use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch};
+use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use common::*;
 use mlp_transform::{BinaryOp as B, Expr, Program, ProgramIr, TransformError, Type, UnaryOp as U, reference};
 use proptest::prelude::*;
@@ -35,6 +35,9 @@ fn edge_batch() -> RecordBatch {
         b0.push(bs[(k / 3) % 3]);
         b1.push(bs[k % 3]);
     }
+    let strings: Vec<Option<&str>> = STRINGS.iter().copied().map(Some).chain([None]).collect();
+    let s0: Vec<Option<&str>> = (0..n).map(|k| strings[(k / strings.len()) % strings.len()]).collect();
+    let s1: Vec<Option<&str>> = (0..n).map(|k| strings[k % strings.len()]).collect();
     RecordBatch::try_from_iter(vec![
         ("f0", Arc::new(Float64Array::from(f0)) as ArrayRef),
         ("f1", Arc::new(Float64Array::from(f1)) as ArrayRef),
@@ -42,6 +45,8 @@ fn edge_batch() -> RecordBatch {
         ("i1", Arc::new(Int64Array::from(i1)) as ArrayRef),
         ("b0", Arc::new(BooleanArray::from(b0)) as ArrayRef),
         ("b1", Arc::new(BooleanArray::from(b1)) as ArrayRef),
+        ("s0", Arc::new(StringArray::from(s0)) as ArrayRef),
+        ("s1", Arc::new(StringArray::from(s1)) as ArrayRef),
     ])
     .unwrap()
 }
@@ -98,6 +103,21 @@ fn every_operator_on_edge_values() {
             out(&mut prog, x.clone().cast(to));
         }
     }
+    // Strings: hashes, buckets, crosses and lookups of strings and of every type's text.
+    let (s0, s1) = (p.col("s0"), p.col("s1"));
+    let vocabulary: Vec<String> = ["cash", "1", "-0", "NaN", "true", "inf", ""].map(String::from).to_vec();
+    for x in [&s0, &f0, &i0, &b0] {
+        out(&mut prog, Expr::Hash(Box::new(x.clone())));
+        out(&mut prog, Expr::HashBucket(Box::new(x.clone()), 10));
+        out(&mut prog, Expr::Lookup(Box::new(x.clone()), vocabulary.clone()));
+        out(&mut prog, Expr::Lookup(Box::new(x.clone()), vec![]));
+        out(&mut prog, Expr::Cross(Box::new(x.clone()), Box::new(s1.clone()), 97));
+        out(&mut prog, x.clone().cast(Type::Utf8).binary(B::Eq, s1.clone()));
+    }
+    out(&mut prog, s0.clone().binary(B::Ne, Expr::Str("cash".into())));
+    out(&mut prog, Expr::HashBucket(Box::new(s0.clone().fill_null(Expr::Str("none".into()))), 5));
+    out(&mut prog, Expr::Hash(Box::new(b0.clone().then(s0.clone(), i1.clone().cast(Type::Utf8)))));
+    out(&mut prog, s0.clone().unary(U::IsNull));
     out(&mut prog, f0.clone().bucketize(vec![]));
     out(&mut prog, f0.clone().bucketize(vec![-1.0, 0.0, 2.5, 1e300, f64::INFINITY]));
     out(&mut prog, i0.clone().bucketize(vec![f64::NEG_INFINITY, -1.0, 0.0, 22.0]));

@@ -5,7 +5,7 @@
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
-use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch};
+use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use mlp_transform::{BinaryOp as B, Expr, ProgramIr, Type, UnaryOp as U};
 use std::sync::Arc;
 
@@ -69,8 +69,14 @@ pub fn random_inputs() -> ProgramIr {
         ("i1", Type::Int64),
         ("b0", Type::Boolean),
         ("b1", Type::Boolean),
+        ("s0", Type::Utf8),
+        ("s1", Type::Utf8),
     ])
 }
+
+/// Strings the random string columns and constants draw from: some that other values print
+/// as (`"1"`, `"-0"`, `"NaN"`, `"true"`), so that lookups and comparisons hit.
+pub const STRINGS: [&str; 10] = ["", "a", "cash", "Credit Card", "1", "-0", "NaN", "true", "22", "ü"];
 
 /// A batch of `rows` rows for [`random_inputs`], with nulls at rate `null_rate`.
 pub fn random_batch(rng: &mut Rng, rows: usize, null_rate: f64) -> RecordBatch {
@@ -85,6 +91,11 @@ pub fn random_batch(rng: &mut Rng, rows: usize, null_rate: f64) -> RecordBatch {
     }
     for name in ["b0", "b1"] {
         let v: BooleanArray = (0..rows).map(|_| (!rng.chance(null_rate)).then(|| rng.chance(0.5))).collect();
+        cols.push((name, Arc::new(v)));
+    }
+    for name in ["s0", "s1"] {
+        let v: StringArray =
+            (0..rows).map(|_| (!rng.chance(null_rate)).then(|| STRINGS[rng.below(STRINGS.len())])).collect();
         cols.push((name, Arc::new(v)));
     }
     RecordBatch::try_from_iter(cols).unwrap()
@@ -104,6 +115,15 @@ fn ty(e: &Expr, p: &ProgramIr) -> Type {
 
 fn fit(rng: &mut Rng, e: Expr, want: Want, p: &ProgramIr) -> Expr {
     match (want, ty(&e, p)) {
+        (Want::Num | Want::Any, Type::Utf8) => match rng.below(3) {
+            0 => Expr::HashBucket(Box::new(e), [1, 7, 1000][rng.below(3)]),
+            1 => Expr::Hash(Box::new(e)),
+            _ => Expr::Lookup(Box::new(e), random_vocabulary(rng)),
+        },
+        (Want::Bool, Type::Utf8) => {
+            let op = if rng.chance(0.5) { B::Eq } else { B::Ne };
+            e.binary(op, Expr::Str(STRINGS[rng.below(STRINGS.len())].to_string()))
+        }
         (Want::Num, Type::Boolean) => e.cast(if rng.chance(0.5) { Type::Float64 } else { Type::Int64 }),
         (Want::Bool, Type::Float64 | Type::Int64) => {
             if rng.chance(0.5) {
@@ -128,13 +148,47 @@ fn leaf(rng: &mut Rng, p: &ProgramIr) -> Expr {
     }
 }
 
+/// Some distinct strings of the pool, in random order.
+fn random_vocabulary(rng: &mut Rng) -> Vec<String> {
+    let mut v: Vec<String> = Vec::new();
+    for _ in 0..rng.below(STRINGS.len() + 1) {
+        let s = STRINGS[rng.below(STRINGS.len())].to_string();
+        if !v.contains(&s) {
+            v.push(s);
+        }
+    }
+    v
+}
+
+/// A random string expression over `p`'s inputs.
+pub fn random_str(rng: &mut Rng, p: &ProgramIr, depth: usize) -> Expr {
+    let d = depth.saturating_sub(1);
+    match if depth == 0 { rng.below(3) } else { rng.below(6) } {
+        0 => p.col(if rng.chance(0.5) { "s0" } else { "s1" }),
+        1 => Expr::Str(STRINGS[rng.below(STRINGS.len())].to_string()),
+        2 => leaf(rng, p).cast(Type::Utf8),
+        3 => random_expr(rng, p, Want::Any, d).cast(Type::Utf8),
+        4 => random_expr(rng, p, Want::Bool, d).then(random_str(rng, p, d), random_str(rng, p, d)),
+        _ => random_str(rng, p, d).fill_null(random_str(rng, p, d)),
+    }
+}
+
 /// A random well-typed expression over `p`'s inputs.
 pub fn random_expr(rng: &mut Rng, p: &ProgramIr, want: Want, depth: usize) -> Expr {
     let e = if depth == 0 || rng.chance(0.2) {
         leaf(rng, p)
     } else {
         let d = depth - 1;
-        match rng.below(9) {
+        match rng.below(11) {
+            9 => {
+                let (a, b) = (random_str(rng, p, d), random_str(rng, p, d));
+                match rng.below(4) {
+                    0 => Expr::Cross(Box::new(a), Box::new(b), [1, 5, 256][rng.below(3)]),
+                    1 => Expr::Cross(Box::new(random_expr(rng, p, Want::Any, d)), Box::new(b), 64),
+                    2 => a.binary(if rng.chance(0.5) { B::Eq } else { B::Ne }, b),
+                    _ => Expr::Lookup(Box::new(random_expr(rng, p, Want::Any, d)), random_vocabulary(rng)),
+                }
+            }
             0 | 1 => {
                 let op = U::ALL[rng.below(U::ALL.len())];
                 let w = match op {
