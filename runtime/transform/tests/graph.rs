@@ -306,7 +306,7 @@ fn taxi_block_fits_on_train_and_matches_a_row_by_row_computation() {
         assert!((sz - (secs[r].unwrap_or(0) as f64 - s_mean) / s_std).abs() < 1e-9);
         assert_eq!(io["hour_bucket"][r], Some(bucket(hour[r].unwrap() as f64, &[6.0, 10.0, 16.0, 20.0])));
         let h = hour[r].unwrap();
-        assert_eq!(io["night"][r], Some(i64::from(h >= 22 || h < 6)));
+        assert_eq!(io["night"][r], Some(i64::from(!(6..22).contains(&h))));
         assert_eq!(io["company_id"][r], index(&company[r], &top5));
         assert_eq!(io["payment_id"][r], index(&payment[r], &payments));
         assert_eq!(io["area_id"][r], area[r].map(|a| (xxh64(a.to_string().as_bytes()) % 64) as i64));
