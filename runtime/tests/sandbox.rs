@@ -313,7 +313,7 @@ fn a_plugin_built_against_a_newer_wit_version_is_refused_at_load() {
     let host = host(&dir);
     match host.load(&mlp_guests::component("future_abi"), None) {
         Err(e @ LoadError::Abi { .. }) => {
-            assert!(e.to_string().ends_with("was built against mlp:plugin 0.9.0; this mlp provides 0.1.1"), "{e}");
+            assert!(e.to_string().ends_with("was built against mlp:plugin 0.9.0; this mlp provides 0.1.2"), "{e}");
             assert!(e.help().contains("upgrade mlp"), "{}", e.help());
         }
         Err(e) => panic!("refused for the wrong reason: {e}"),

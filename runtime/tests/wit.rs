@@ -17,7 +17,7 @@ fn names(resolve: &Resolve, keys: &[WorldKey]) -> Vec<String> {
 fn the_package_is_versioned_and_the_step_world_has_the_contract() {
     let (resolve, pkg) = load();
     let package = &resolve.packages[pkg];
-    assert_eq!(package.name.to_string(), "mlp:plugin@0.1.1");
+    assert_eq!(package.name.to_string(), "mlp:plugin@0.1.2");
     let world = resolve.select_world(&[pkg], Some("step")).expect("world `step`");
     let w = &resolve.worlds[world];
     let imports: Vec<WorldKey> = w.imports.keys().cloned().collect();
@@ -25,11 +25,11 @@ fn the_package_is_versioned_and_the_step_world_has_the_contract() {
     let imports = names(&resolve, &imports);
     let exports = names(&resolve, &exports);
     for i in
-        ["mlp:plugin/tables@0.1.1", "mlp:plugin/blobs@0.1.1", "mlp:plugin/tensors@0.1.1", "mlp:plugin/context@0.1.1"]
+        ["mlp:plugin/tables@0.1.2", "mlp:plugin/blobs@0.1.2", "mlp:plugin/tensors@0.1.2", "mlp:plugin/context@0.1.2"]
     {
         assert!(imports.iter().any(|x| x == i), "missing import {i}: {imports:?}");
     }
-    assert_eq!(exports, ["mlp:plugin/plugin@0.1.1"]);
+    assert_eq!(exports, ["mlp:plugin/plugin@0.1.2"]);
     // Only mlp's own interfaces: a step imports no WASI interface unless the host grants one.
     assert!(imports.iter().all(|i| i.starts_with("mlp:plugin/")), "{imports:?}");
     // The plugin interface exports exactly `describe` and `run`.
@@ -60,6 +60,12 @@ fn the_table_resource_offers_the_general_kernels() {
         "[method]table.cast",
         "[static]table.concat",
         "[method]table.slice",
+        "[method]table.append-columns",
+        "[static]transform.fit",
+        "[static]transform.load",
+        "[method]transform.graph-json",
+        "[method]transform.apply",
+        "[method]transform.apply-one-hot",
     ] {
         assert!(funcs.contains(&k), "tables lacks {k}: {funcs:?}");
     }

@@ -48,7 +48,7 @@ pub use bindings::exports::mlp::plugin::plugin::Guest as Plugin;
 pub use bindings::mlp::plugin::blobs::Blob;
 pub use bindings::mlp::plugin::context::{Artifact, Invocation, Level, Output};
 pub use bindings::mlp::plugin::tables::{
-    Bucketing, Column, ColumnStats, ColumnValues, Decoder, Histogram, Profiler, SortKey, Table, ValueCount,
+    Bucketing, Column, ColumnStats, ColumnValues, Decoder, Histogram, Profiler, SortKey, Table, Transform, ValueCount,
 };
 pub use bindings::mlp::plugin::tensors::Tensor;
 pub use bindings::mlp::plugin::types::{ComponentInfo, DataType, Error, ErrorKind, Field, Param, Port};
@@ -56,7 +56,7 @@ pub use params::Params;
 
 /// The version of the `mlp:plugin` WIT package this SDK is built against. The host refuses a
 /// plugin whose version it cannot serve.
-pub const ABI_VERSION: &str = "0.1.1";
+pub const ABI_VERSION: &str = "0.1.2";
 
 /// Exports `$t` (a type implementing [`Plugin`]) as the component's `plugin` interface.
 #[macro_export]

@@ -57,7 +57,7 @@ fn dataset<'a>(stats: &'a Statistics, split: Option<&str>, digest: &str) -> Resu
     })
 }
 
-/// The readable text of a Statistics, Schema or Anomalies artifact; `None` for other types (or
+/// The readable text of a Statistics, Schema, Anomalies or TransformGraph artifact; `None` for other types (or
 /// a part that does not decode, which is then shown raw).
 pub(crate) fn data_text(data: &ArtifactData) -> Option<String> {
     fn decode<T: serde::de::DeserializeOwned>(data: &ArtifactData, name: &str) -> Option<T> {
@@ -70,6 +70,12 @@ pub(crate) fn data_text(data: &ArtifactData) -> Option<String> {
         "Statistics" => decode(data, "statistics.json").map(|s| mlp_data::view::statistics_text(&s, width())),
         "Schema" => decode(data, "schema.json").map(|s| mlp_data::view::schema_text(&s)),
         "Anomalies" => decode(data, "anomalies.json").map(|a| mlp_data::view::anomalies_text(&a)),
+        "TransformGraph" => match data.parts.get("graph.json")? {
+            Part::Blob(bytes) => {
+                mlp_transform::TransformGraph::from_json(std::str::from_utf8(bytes).ok()?).ok().map(|g| g.to_text())
+            }
+            Part::Table(_) => None,
+        },
         _ => None,
     }
 }
@@ -90,6 +96,11 @@ pub(crate) fn show(args: ShowArgs) -> ExitCode {
             outln!("{digest}: Anomalies");
             out!("{}", mlp_data::view::anomalies_text(&a));
         }),
+        "TransformGraph" if data_text(&data).is_some() => {
+            outln!("{digest}: TransformGraph");
+            out!("{}", data_text(&data).unwrap_or_default());
+            Ok(())
+        }
         _ => {
             outln!("{digest}: {}", data.artifact_type);
             crate::run::print_artifact(&data, args.rows);

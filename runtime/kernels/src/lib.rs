@@ -37,7 +37,9 @@ pub use group::group_by;
 pub use histogram::{Bucketing, Histogram, histogram};
 pub use hll::{HyperLogLog, distinct_count};
 pub use jsonl::{JsonlDecoder, JsonlOptions};
-pub use ops::{SortKey, cast, concat, from_ipc, read_f64, read_utf8, select, slice, sort, take, to_ipc, write_ipc};
+pub use ops::{
+    SortKey, append_columns, cast, concat, from_ipc, read_f64, read_utf8, select, slice, sort, take, to_ipc, write_ipc,
+};
 pub use profile::{ProfileOptions, Profiler, profile};
 pub use schema::{DType, column_index, fields};
 pub use sketch::{QuantileSketch, quantiles};

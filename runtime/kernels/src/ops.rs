@@ -1,5 +1,5 @@
 //! Table operations that reshape rather than summarize (WIT `table` methods `slice`,
-//! `select`, `concat`, `to-ipc`, `from-ipc`, `take`, `sort`, `cast`, `read-f64`,
+//! `select`, `append-columns`, `concat`, `to-ipc`, `from-ipc`, `take`, `sort`, `cast`, `read-f64`,
 //! `read-utf8`).
 //!
 //! Tables are immutable: each function returns a new [`Table`] that shares the untouched
@@ -76,6 +76,48 @@ pub fn select(table: &Table, columns: &[impl AsRef<str>]) -> Result<Table> {
         .batches()
         .iter()
         .map(|b| b.project(&idx).map_err(|e| KernelError::arrow(ErrorKind::Other, "select", e)))
+        .collect::<Result<Vec<_>>>()?;
+    Table::new(schema, batches).map_err(|m| KernelError::new(ErrorKind::Other, m))
+}
+
+/// The columns of `table` followed by those of `other`, row by row: both must have the same
+/// number of rows and no column name in common (else `InvalidArgument`). Batches are zipped
+/// without copying where the two tables are batched alike; otherwise both are first gathered
+/// into one batch each.
+pub fn append_columns(table: &Table, other: &Table) -> Result<Table> {
+    if table.num_rows() != other.num_rows() {
+        return Err(KernelError::invalid(format!(
+            "cannot append the columns of a table of {} rows to a table of {} rows",
+            other.num_rows(),
+            table.num_rows()
+        )));
+    }
+    if let Some(f) = other.schema().fields().iter().find(|f| table.schema().field_with_name(f.name()).is_ok()) {
+        return Err(KernelError::invalid(format!("both tables have a column `{}`", f.name())));
+    }
+    let fields: Vec<Arc<Field>> =
+        table.schema().fields().iter().chain(other.schema().fields().iter()).cloned().collect();
+    let schema: SchemaRef = Arc::new(Schema::new(fields));
+    let err = |e| KernelError::arrow(ErrorKind::Other, "append-columns", e);
+    let aligned = table.batches().len() == other.batches().len()
+        && table.batches().iter().zip(other.batches()).all(|(a, b)| a.num_rows() == b.num_rows());
+    let pairs: Vec<(RecordBatch, RecordBatch)> = if aligned {
+        table.batches().iter().cloned().zip(other.batches().iter().cloned()).collect()
+    } else {
+        let one = |t: &Table| arrow_select::concat::concat_batches(t.schema(), t.batches()).map_err(err);
+        vec![(one(table)?, one(other)?)]
+    };
+    let batches = pairs
+        .into_iter()
+        .map(|(a, b)| {
+            let columns = a.columns().iter().chain(b.columns()).cloned().collect();
+            RecordBatch::try_new_with_options(
+                schema.clone(),
+                columns,
+                &arrow_array::RecordBatchOptions::new().with_row_count(Some(a.num_rows())),
+            )
+            .map_err(err)
+        })
         .collect::<Result<Vec<_>>>()?;
     Table::new(schema, batches).map_err(|m| KernelError::new(ErrorKind::Other, m))
 }
@@ -375,6 +417,30 @@ mod tests {
 
     fn ids(t: &Table) -> Vec<f64> {
         read_f64(t, "id", 0, u64::MAX).unwrap()
+    }
+
+    #[test]
+    fn append_columns_zips_rows_and_refuses_mismatches() {
+        let a = Table::from_batch(
+            RecordBatch::try_from_iter(vec![("x", Arc::new(arrow_array::Int64Array::from(vec![1, 2, 3])) as _)])
+                .unwrap(),
+        );
+        let b = Table::from_batch(
+            RecordBatch::try_from_iter(vec![("y", Arc::new(arrow_array::StringArray::from(vec!["a", "b", "c"])) as _)])
+                .unwrap(),
+        );
+        // Batched differently: gathered first.
+        let b2 = Table::new(b.schema().clone(), vec![b.batches()[0].slice(0, 1), b.batches()[0].slice(1, 2)]).unwrap();
+        for other in [&b, &b2] {
+            let t = append_columns(&a, other).unwrap();
+            assert_eq!(t.num_rows(), 3);
+            let names: Vec<&str> = t.schema().fields().iter().map(|f| f.name().as_str()).collect();
+            assert_eq!(names, ["x", "y"]);
+            assert_eq!(read_utf8(&t, "y", 0, 3).unwrap(), vec![Some("a".into()), Some("b".into()), Some("c".into())]);
+        }
+        assert!(append_columns(&a, &a).unwrap_err().to_string().contains("both tables have a column `x`"));
+        let short = Table::from_batch(b.batches()[0].slice(0, 2));
+        assert!(append_columns(&a, &short).unwrap_err().to_string().contains("2 rows to a table of 3 rows"));
     }
 
     #[test]

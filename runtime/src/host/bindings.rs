@@ -12,6 +12,7 @@ wasmtime::component::bindgen!({
         "mlp:plugin/tables.table": super::state::TableRes,
         "mlp:plugin/tables.decoder": super::state::DecoderRes,
         "mlp:plugin/tables.profiler": super::state::ProfilerRes,
+        "mlp:plugin/tables.transform": super::state::TransformRes,
         "mlp:plugin/blobs.blob": super::state::BlobRes,
         "mlp:plugin/tensors.tensor": super::state::TensorRes,
         "mlp:plugin/context.artifact": super::state::ArtifactRes,

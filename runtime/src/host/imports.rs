@@ -148,6 +148,12 @@ impl tables::HostTable for StepState {
         self.table_result(r)
     }
 
+    fn append_columns(&mut self, h: Resource<TableRes>, other: Resource<TableRes>) -> Fallible<Resource<TableRes>> {
+        let (a, b) = (self.tbl(&h)?, self.tbl(&other)?);
+        let r = k::append_columns(&a, &b);
+        self.table_result(r)
+    }
+
     fn to_ipc(&mut self, h: Resource<TableRes>) -> Fallible<Vec<u8>> {
         let t = self.tbl(&h)?;
         Ok(k::to_ipc(&t).map_err(werr))

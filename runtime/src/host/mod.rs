@@ -16,6 +16,7 @@ mod cache;
 mod imports;
 mod ingest;
 mod state;
+mod transform;
 
 use crate::host::bindings::Step;
 use crate::host::bindings::StepPre;
@@ -38,7 +39,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 pub use crate::host::state::StepEvent;
 
 /// The version of the `mlp:plugin` WIT package this host implements.
-pub const ABI_VERSION: &str = "0.1.1";
+pub const ABI_VERSION: &str = "0.1.2";
 
 /// Interfaces a component may import, as `namespace:package/interface` prefixes. Everything
 /// else is refused at load. WASI is linked so that guests' standard libraries work, but a step
@@ -793,6 +794,7 @@ mod tests {
     fn abi_versions_before_one_need_the_same_minor_and_no_newer_patch() {
         assert!(abi_compatible("0.1.0"));
         assert!(abi_compatible("0.1.1"));
+        assert!(abi_compatible("0.1.2"));
         assert!(!abi_compatible("0.2.0"));
         assert!(!abi_compatible("1.1.0"));
         assert!(!abi_compatible("0.1.99"));

@@ -122,5 +122,8 @@ impl RunData {
 /// A decoder handle: text in, tables out (CSV or JSON Lines).
 pub struct DecoderRes(pub Box<dyn mlp_kernels::decode::Decoder>);
 
+/// A compiled feature transform.
+pub struct TransformRes(pub std::sync::Arc<mlp_transform::CompiledTransform>);
+
 /// A profiler handle; `None` once finished.
 pub struct ProfilerRes(pub Option<Box<mlp_kernels::profile::Profiler>>);

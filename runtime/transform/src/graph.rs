@@ -160,6 +160,56 @@ impl TransformGraph {
         serde_json::from_value(v).map_err(|e| TransformError::Invalid(format!("the transform graph is malformed: {e}")))
     }
 
+    /// A readable summary: every feature with its type, its categories and its expression as
+    /// written, then what each analyzer learned.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "transform: {} features from {} columns, fitted on {} rows",
+            self.features.len(),
+            self.inputs.len(),
+            self.fitted_rows
+        );
+        let width = self.features.iter().map(|f| f.name.len()).max().unwrap_or(0);
+        for f in &self.features {
+            let kind = match f.categories {
+                Some(n) => format!("{n} categories"),
+                None => f.ty.to_string(),
+            };
+            let _ = writeln!(s, "  {:width$}  {:14}  = {}", f.name, kind, f.source);
+        }
+        if !self.intermediates.is_empty() {
+            let _ = writeln!(s, "  (string intermediates: {})", self.intermediates.join(", "));
+        }
+        if !self.analyzers.is_empty() {
+            let _ = writeln!(s, "fitted:");
+        }
+        let fmt = |x: f64| format!("{x:.6}").trim_end_matches('0').trim_end_matches('.').to_string();
+        for a in &self.analyzers {
+            let what = match &a.fitted {
+                Fitted::Zscore { mean, std_dev } => format!("mean {}, std dev {}", fmt(*mean), fmt(*std_dev)),
+                Fitted::Scale01 { min, max } => format!("min {}, max {}", fmt(*min), fmt(*max)),
+                Fitted::QuantileBucket { boundaries, .. } => {
+                    let b: Vec<String> = boundaries.iter().map(|x| fmt(*x)).collect();
+                    format!("boundaries [{}]", b.join(", "))
+                }
+                Fitted::Vocabulary { values, distinct, .. } => {
+                    let head: Vec<String> = values.iter().take(5).map(|v| format!("{v:?}")).collect();
+                    format!(
+                        "{} of {distinct} values kept: {}{}",
+                        values.len(),
+                        head.join(", "),
+                        if values.len() > 5 { ", ..." } else { "" }
+                    )
+                }
+            };
+            let _ = writeln!(s, "  {:width$}  {} over {} values: {what}", a.feature, a.call, a.values);
+        }
+        s
+    }
+
     /// The program computing every output feature.
     pub fn program(&self) -> ProgramIr {
         ProgramIr {
