@@ -48,14 +48,17 @@ fn the_taxi_example_checks_clean_and_lowers_to_its_dag() {
     let path = mlp_tests::repo_root().join("examples/taxi/pipeline.mlp");
     let case = read_case(&path);
     let mut case = case;
-    let desc = std::fs::read_to_string(path.with_file_name("describe.mlp")).unwrap();
-    case.files.push(("describe.mlp".into(), desc));
+    for f in ["describe.mlp", "features.mlp"] {
+        let text = std::fs::read_to_string(path.with_file_name(f)).unwrap();
+        case.files.push((f.into(), text));
+    }
     let checked = check_case(&case);
     assert!(checked.diagnostics.is_empty(), "{}", render_terminal(&checked.diagnostics, &checked.sources, false));
     let ir = checked.ir.unwrap();
     let ids: Vec<&str> = ir.steps.iter().map(|s| s.id.as_str()).collect();
     // Sub-pipeline steps are expanded under their caller's name.
     assert!(ids.contains(&"desc/stats") && ids.contains(&"desc/schema"), "{ids:?}");
+    assert!(ids.contains(&"features/transform"), "{ids:?}");
     // Topological order: every edge goes forward.
     let pos = |id: &str| ids.iter().position(|x| *x == id).unwrap();
     for e in &ir.edges {

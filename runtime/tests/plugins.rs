@@ -255,16 +255,17 @@ fn standard_components_load_from_the_binary_and_the_ones_not_built_are_named() {
             "std/components/infra_validate.wasm",
             "std/components/push.wasm",
             "std/components/train_logistic.wasm",
-            "std/components/transform.wasm",
             "std/components/tune.wasm",
         ]
     );
     assert!(errors[0].help().contains("csv_examples, import_schema, infer_schema"), "{}", errors[0].help());
-    // The data half of the example loads completely.
-    let data = repo().join("examples/taxi/data.mlp");
-    let ir = lower(&data, &[]);
-    let loaded = mlp_runtime::run::prepare(&host, &ir, &mlp_runtime::run::pipeline_dir(&data)).unwrap();
-    assert_eq!(loaded.len(), ir.steps.len());
+    // The data half of the example, and the pipeline up to the features, load completely.
+    for part in ["data.mlp", "transform.mlp"] {
+        let file = repo().join("examples/taxi").join(part);
+        let ir = lower(&file, &[]);
+        let loaded = mlp_runtime::run::prepare(&host, &ir, &mlp_runtime::run::pipeline_dir(&file)).unwrap();
+        assert_eq!(loaded.len(), ir.steps.len());
+    }
 }
 
 const HOSTILE: &str = r#"
