@@ -91,6 +91,7 @@ codes! {
     E0809 Error "division by zero",
     E0810 Error "unknown named argument",
     E0811 Error "column used outside a feature block",
+    E0812 Error "column not in the pinned schema",
     W0001 Warning "unused import",
     W0002 Warning "unused parameter or input",
     W0003 Warning "unused step",

@@ -12,10 +12,31 @@ use std::collections::BTreeMap;
 pub trait Loader {
     /// The text of the file with this key, or a reason it cannot be read.
     fn read(&self, key: &str) -> Result<String, String>;
+    /// The columns of the schema file with this key (the file a step such as
+    /// `tab.import_schema` pins), so that feature blocks are typed against it at check time;
+    /// `None` when this loader does not read schemas (the language does not know their
+    /// format: the host does), `Some(Err)` when the file cannot be read or parsed.
+    fn schema_columns(&self, key: &str) -> Option<Result<Vec<(String, ColumnType)>, String>> {
+        let _ = key;
+        None
+    }
     /// The name shown to users for this key (by default the key itself).
     fn display_name(&self, key: &str) -> String {
         key.to_string()
     }
+}
+
+/// The type of a column of a pinned schema, as feature blocks see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnType {
+    /// 64-bit integers.
+    Int,
+    /// 64-bit floats.
+    Float,
+    /// Booleans.
+    Bool,
+    /// Strings.
+    String,
 }
 
 /// Files held in memory, by key. `std/` keys may be served from a second map.

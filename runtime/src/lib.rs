@@ -96,6 +96,10 @@ impl Loader for FsLoader {
         }
     }
 
+    fn schema_columns(&self, key: &str) -> Option<Result<Vec<(String, mlp_lang::source::ColumnType)>, String>> {
+        Some(self.read(key).and_then(|text| schema_columns(&text)))
+    }
+
     fn display_name(&self, key: &str) -> String {
         if key.starts_with(STD_PREFIX) {
             return key.to_string();
@@ -104,6 +108,27 @@ impl Loader for FsLoader {
         let cwd = normalize(&self.cwd);
         relative(&p, &cwd).unwrap_or(p).to_string_lossy().into_owned()
     }
+}
+
+/// The columns of a schema file (the layout `tab.infer_schema` writes and `tab.import_schema`
+/// reads) with their types, for checking feature blocks against a pinned schema.
+pub fn schema_columns(text: &str) -> Result<Vec<(String, mlp_lang::source::ColumnType)>, String> {
+    use mlp_data::stats::FeatureKind;
+    use mlp_lang::source::ColumnType;
+    let schema = mlp_data::infer::parse_schema(text).map_err(|e| e.to_string())?;
+    Ok(schema
+        .features
+        .into_iter()
+        .map(|f| {
+            let t = match f.kind {
+                FeatureKind::Int => ColumnType::Int,
+                FeatureKind::Float => ColumnType::Float,
+                FeatureKind::Bool => ColumnType::Bool,
+                FeatureKind::String => ColumnType::String,
+            };
+            (f.name, t)
+        })
+        .collect())
 }
 
 /// Errors of loading a pipeline file before the front end can look at it.

@@ -6,7 +6,7 @@
 //! `// set: NAME=VALUE` (a `--set` override, one per line). `std/...` imports are served from
 //! the repository's `stdlib/` folder, so the cases also check the standard library.
 
-use mlp_lang::source::MemoryLoader;
+use mlp_lang::source::{ColumnType, Loader, MemoryLoader};
 use mlp_lang::{CheckOptions, Checked};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -67,10 +67,23 @@ pub fn loader(case: &Case) -> MemoryLoader {
     l
 }
 
+/// A case's files that also reads schema files (virtual `.json` files of the case), as the
+/// `mlp` binary's loader does.
+pub struct CaseLoader(pub MemoryLoader);
+
+impl Loader for CaseLoader {
+    fn read(&self, key: &str) -> Result<String, String> {
+        self.0.read(key)
+    }
+    fn schema_columns(&self, key: &str) -> Option<Result<Vec<(String, ColumnType)>, String>> {
+        Some(self.0.read(key).and_then(|t| mlp_runtime::schema_columns(&t)))
+    }
+}
+
 /// Check a case.
 pub fn check_case(case: &Case) -> Checked {
     let opts = CheckOptions { overrides: case.overrides.clone(), cli_base: String::new() };
-    mlp_lang::check(&case.main, &loader(case), &opts)
+    mlp_lang::check(&case.main, &CaseLoader(loader(case)), &opts)
 }
 
 /// The codes a checked case produced.

@@ -253,6 +253,15 @@ impl Cx {
                     }
                 } else if let Some(prm) = params.iter().find(|x| x.name == a.name.name) {
                     let what = format!("`{}` of `{callee_name}`", prm.name);
+                    if *prm.ty.unopt() == Ty::Features {
+                        let n0 = self.out.diagnostics.len();
+                        let key = self.pinned_schema(&pl, s);
+                        self.out.diagnostics.truncate(n0);
+                        self.feature_columns = key.and_then(|k| match self.schemas.get(&k) {
+                            Some(Ok(cols)) => Some((k, cols.clone())),
+                            _ => None,
+                        });
+                    }
                     self.check_value_with(
                         &a.value,
                         &prm.ty,
@@ -261,6 +270,7 @@ impl Cx {
                         &what,
                         Some((self.decl_module(callee), prm.span)),
                     );
+                    self.feature_columns = None;
                 } else {
                     let all: Vec<&str> =
                         inputs.iter().map(|x| x.name.as_str()).chain(params.iter().map(|x| x.name.as_str())).collect();
@@ -856,6 +866,7 @@ impl Cx {
             // Move the table of feature types into the context rather than copy it per feature
             // (copying made long blocks quadratic); its own name is the column, not a feature.
             let mut ecx = ExprCx::with_mode(scope, m, Mode::Feature);
+            ecx.columns = self.feature_columns.clone();
             ecx.features = std::mem::take(&mut known);
             ecx.features.remove(&name.name);
             let t = self.ty_expr(value, &mut ecx);

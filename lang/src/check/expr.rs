@@ -34,11 +34,21 @@ pub(crate) struct ExprCx<'a> {
     pub features: HashMap<String, Ty>,
     /// Step outputs referenced (when mode): (step index, output).
     pub step_refs: Vec<(usize, String)>,
+    /// In a feature block typed against a pinned schema: its key and column types.
+    pub columns: Option<(String, std::sync::Arc<HashMap<String, Ty>>)>,
 }
 
 impl<'a> ExprCx<'a> {
     pub(crate) fn constant(scope: &'a Scope, module: usize) -> Self {
-        ExprCx { mode: Mode::Const, scope, module, in_analyzer: false, features: HashMap::new(), step_refs: Vec::new() }
+        ExprCx {
+            mode: Mode::Const,
+            scope,
+            module,
+            in_analyzer: false,
+            features: HashMap::new(),
+            step_refs: Vec::new(),
+            columns: None,
+        }
     }
     pub(crate) fn with_mode(scope: &'a Scope, module: usize, mode: Mode) -> Self {
         ExprCx { mode, ..ExprCx::constant(scope, module) }
@@ -181,7 +191,8 @@ impl Cx {
             return t.clone();
         }
         match cx.mode {
-            Mode::Feature | Mode::Free => return Ty::Dyn,
+            Mode::Feature => return self.column_type(&n.name, n.span, cx),
+            Mode::Free => return Ty::Dyn,
             _ => {}
         }
         if let Some(&i) = cx.scope.steps.get(&n.name) {
@@ -228,6 +239,32 @@ impl Cx {
         }
         if cx.mode == Mode::When {
             d = d.note("a condition may use bool parameters and Blessing or InfraBlessing outputs of steps");
+        }
+        self.err(d);
+        Ty::Error
+    }
+
+    /// The type of column `name` in a feature block: from the pinned schema when there is one
+    /// (E0812 when it lacks the column), else unknown until the data is seen.
+    fn column_type(&mut self, name: &str, span: Span, cx: &ExprCx) -> Ty {
+        let Some((key, cols)) = &cx.columns else { return Ty::Dyn };
+        if let Some(t) = cols.get(name) {
+            return t.clone();
+        }
+        let file = self.file(cx.module);
+        let mut d =
+            Diagnostic::new(Code::E0812, file, span, format!("no column `{name}` in the pinned schema `{key}`"))
+                .label("not a column of the schema");
+        let mut names: Vec<&str> = cols.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        if let Some(s) = suggest(name, names.iter().copied()) {
+            d = d.help(format!("did you mean `{s}`?")).fix(format!("replace with `{s}`"), file, span, s);
+        } else {
+            let shown = names.iter().take(12).copied().collect::<Vec<_>>().join(", ");
+            d = d.help(format!(
+                "the schema's columns are: {shown}{}; add the column to the schema if the data has it",
+                if names.len() > 12 { ", ..." } else { "" }
+            ));
         }
         self.err(d);
         Ty::Error
@@ -581,12 +618,10 @@ impl Cx {
                     Ty::Int
                 }
                 "cross" => Ty::Int,
-                "col" => {
-                    if !matches!(positional[0].value.kind, ExprKind::Str(_)) {
-                        return bad(self, 0, "a string literal naming a column");
-                    }
-                    Ty::Dyn
-                }
+                "col" => match &positional[0].value.kind {
+                    ExprKind::Str(c) => self.column_type(c, positional[0].value.span, cx),
+                    _ => bad(self, 0, "a string literal naming a column"),
+                },
                 _ => Ty::Dyn,
             },
         }

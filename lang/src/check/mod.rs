@@ -173,6 +173,9 @@ pub fn check(root: &str, loader: &dyn Loader, opts: &CheckOptions) -> Checked {
     cx.collect_decls();
     cx.resolve_signatures();
     let overrides = cx.parse_overrides(opts);
+    cx.overrides = opts.overrides.clone();
+    cx.cli_base = opts.cli_base.clone();
+    cx.load_pinned_schemas(loader);
     cx.check_pipelines();
     cx.unused_imports();
     if !cx.out.has_errors() {
@@ -202,9 +205,119 @@ pub(crate) struct Cx {
     pub(crate) used_outputs: HashSet<(usize, String)>,
     /// Pipelines called at least once.
     pub(crate) called: HashSet<usize>,
+    /// Column types of the pinned schema files, by key (read before the bodies are checked).
+    pub(crate) schemas: HashMap<String, Result<Arc<HashMap<String, Ty>>, String>>,
+    /// The pinned schema of the feature block being checked: its key and column types.
+    pub(crate) feature_columns: Option<(String, Arc<HashMap<String, Ty>>)>,
+    /// `--set` overrides as written, for paths of pinned schemas.
+    pub(crate) overrides: Vec<String>,
+    /// Where `--set` paths are relative to.
+    pub(crate) cli_base: String,
 }
 
 impl Cx {
+    /// Reads the schema files that steps with a feature block pin (see [`Cx::pinned_schema`]),
+    /// so that the bodies are checked against their column types.
+    fn load_pinned_schemas(&mut self, loader: &dyn Loader) {
+        let n0 = self.out.diagnostics.len();
+        let mut keys = Vec::new();
+        for p in 0..self.out.pipelines.len() {
+            let pl = self.out.pipelines[p].clone();
+            for s in pl.steps.iter() {
+                if let Some(k) = self.pinned_schema(&pl, s) {
+                    keys.push(k);
+                }
+            }
+        }
+        // Callees that do not resolve are reported when the bodies are checked.
+        self.out.diagnostics.truncate(n0);
+        for k in keys {
+            if self.schemas.contains_key(&k) {
+                continue;
+            }
+            if let Some(r) = loader.schema_columns(&k) {
+                let r = r.map(|cols| {
+                    Arc::new(
+                        cols.into_iter()
+                            .map(|(n, t)| {
+                                let ty = match t {
+                                    crate::source::ColumnType::Int => Ty::Int,
+                                    crate::source::ColumnType::Float => Ty::Float,
+                                    crate::source::ColumnType::Bool => Ty::Bool,
+                                    crate::source::ColumnType::String => Ty::Str,
+                                };
+                                (n, ty)
+                            })
+                            .collect(),
+                    )
+                });
+                self.schemas.insert(k, r);
+            }
+        }
+    }
+
+    /// The key of the schema file a step's feature block is typed against, when the schema is
+    /// pinned: the step has a `features` parameter, and its Schema input comes (first, before
+    /// any `??`) from a step of the same pipeline whose Schema output is made from a file given
+    /// as a `path` argument: a string, or a parameter with a string default (or `--set`).
+    pub(crate) fn pinned_schema(&mut self, pl: &Pipeline, s: &StepDecl) -> Option<String> {
+        let schema = Ty::Artifact("Schema".into());
+        let callee = self.resolve_callee(pl.module, &s.callee)?;
+        let (inputs, params, _) = body::signature(self, &callee);
+        if !params.iter().any(|p| *p.ty.unopt() == Ty::Features) {
+            return None;
+        }
+        for e in &s.body.entries {
+            let StepEntry::Arg(a) = e else { continue };
+            if !inputs.iter().any(|i| i.name == a.name.name && *i.ty.unopt() == schema) {
+                continue;
+            }
+            let mut v = &a.value;
+            loop {
+                match &v.kind {
+                    ExprKind::Binary(BinOp::Coalesce, l, _) => v = l,
+                    ExprKind::Paren(x) => v = x,
+                    _ => break,
+                }
+            }
+            let ExprKind::Field(base, out) = &v.kind else { continue };
+            let ExprKind::Name(step) = &base.kind else { continue };
+            let Some(x) = pl.steps.iter().find(|t| t.name.name == step.name) else { continue };
+            let Some(xc) = self.resolve_callee(pl.module, &x.callee) else { continue };
+            let (_, xparams, xouts) = body::signature(self, &xc);
+            if !xouts.iter().any(|o| o.name == out.name && *o.ty.unopt() == schema) {
+                continue;
+            }
+            for e in &x.body.entries {
+                let StepEntry::Arg(xa) = e else { continue };
+                if !xparams.iter().any(|p| p.name == xa.name.name && *p.ty.unopt() == Ty::Path) {
+                    continue;
+                }
+                let dir = crate::source::dir_of(&self.out.modules[pl.module].key).to_string();
+                match &xa.value.kind {
+                    ExprKind::Str(path) => return Some(crate::source::join(&dir, path)),
+                    ExprKind::Name(n) => {
+                        let set = pl.root.then(|| {
+                            self.overrides.iter().find_map(|o| {
+                                let (k, v) = o.split_once('=')?;
+                                (k.trim() == n.name).then(|| v.trim().trim_matches('"').to_string())
+                            })
+                        });
+                        if let Some(Some(v)) = set {
+                            return Some(crate::source::join(&self.cli_base, &v));
+                        }
+                        let def = pl.params.iter().find(|p| p.name == n.name)?.default.as_ref()?;
+                        if let ExprKind::Str(path) = &def.kind {
+                            return Some(crate::source::join(&dir, path));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        None
+    }
+
     pub(crate) fn err(&mut self, d: Diagnostic) {
         self.out.diagnostics.push(d);
     }
