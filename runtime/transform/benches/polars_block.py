@@ -13,7 +13,7 @@ POLARS_MAX_THREADS=1, and prints one JSON line: {"polars", "threads", "rows", "r
 cannot be imported.
 
 `area_id` and `pickup_cell` use polars' own hash (`Expr.hash`) of the same text and the same
-pair of hashes: the same work, other values than the transform's XXH64, so they are checked
+pair of hashes: the same work, other values than the transform's XXH3-64, so they are checked
 for nulls and range only.
 """
 

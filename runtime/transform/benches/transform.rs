@@ -583,7 +583,7 @@ fn main() {
                     r["max_rel"].as_f64().unwrap_or(f64::NAN)
                 );
             }
-            println!("    (area_id, pickup_cell: polars' own hash, not XXH64 of the text: same work, other values)");
+            println!("    (area_id, pickup_cell: polars' own hash, not XXH3-64 of the text: same work, other values)");
         }
         Err(why) => {
             println!("  polars: skipped ({why}); install it with `pip install polars` to compare");

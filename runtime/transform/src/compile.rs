@@ -96,6 +96,24 @@ fn host_functions() -> Vec<(&'static str, *const u8, &'static [types::Type], typ
     ]
 }
 
+/// Ranges up to this size get a table of their values' hashes.
+const HASH_TABLE: u64 = 4096;
+
+/// Crosses of two ranges whose product is up to this size are one table of results.
+const CROSS_TABLE: u64 = 1 << 16;
+
+/// `Some(r)` when every row's value of integer expression `e` lies in `0..r` (null rows
+/// included, as the code computes them), for a small `r`: buckets and vocabulary indices.
+fn small_range(e: &Expr) -> Option<u64> {
+    let r = match e {
+        Expr::Bucketize(_, b) => b.len() as u64 + 1,
+        Expr::HashBucket(_, n) | Expr::Cross(_, _, n) => *n,
+        Expr::Lookup(_, v) => v.len() as u64 + 1,
+        _ => return None,
+    };
+    (r <= HASH_TABLE).then_some(r)
+}
+
 /// The sorted lookup table of a vocabulary, laid out for a branch-free search in the compiled
 /// code: `p + 1` keys (the entries' string hashes in increasing order, then `u64::MAX`
 /// padding, `p` the smallest power of two at least the vocabulary's size) followed by `p + 1`
@@ -380,6 +398,36 @@ impl Gen<'_, '_> {
         }
     }
 
+    /// The hash of the text of `e`'s value (see [`crate::ir::hash_str`]). An integer known to
+    /// lie in a small range `0..r` (a bucket, a vocabulary index) takes its hash from a table
+    /// computed here, instead of printing and hashing it on every row.
+    fn hashed(&mut self, e: &Expr) -> Result<V> {
+        let v = self.expr(e)?;
+        match small_range(e) {
+            Some(r) if v.ty == Type::Int64 => {
+                let table: Box<[u64]> = (0..r).map(|k| crate::ir::hash_i64(k as i64)).collect();
+                let val = self.table_at(table, v.val);
+                Ok(V { val, valid: v.valid, ty: Type::Utf8 })
+            }
+            _ => Ok(self.as_str(v)),
+        }
+    }
+
+    /// Word `index` of `table` (which the program keeps), with `index` clamped into the
+    /// table so that no row can read outside it.
+    fn table_at(&mut self, table: Box<[u64]>, index: Value) -> Value {
+        let last = table.len() as i64 - 1;
+        let addr = table.as_ptr() as i64;
+        self.tables.push(table);
+        let b = &mut *self.b;
+        let last = b.ins().iconst(types::I64, last);
+        let i = b.ins().umin(index, last);
+        let base = b.ins().iconst(self.ptr, addr);
+        let off = b.ins().ishl_imm_u(i, 3);
+        let at = b.ins().iadd(base, off);
+        b.ins().load(types::I64, trusted(), at, 0)
+    }
+
     /// `v` as a string: its hash (see [`crate::ir::hash_str`]).
     fn as_str(&mut self, v: V) -> V {
         let val = match v.ty {
@@ -535,25 +583,46 @@ impl Gen<'_, '_> {
                 let ord = b.ins().fcmp(FloatCC::Ordered, xf, xf);
                 V { val: count, valid: b.ins().band(v.valid, ord), ty: Type::Int64 }
             }
-            Expr::Hash(x) => {
-                let v = self.expr(x)?;
-                V { ty: Type::Int64, ..self.as_str(v) }
-            }
+            Expr::Hash(x) => V { ty: Type::Int64, ..self.hashed(x)? },
             Expr::HashBucket(x, n) => {
-                let v = self.expr(x)?;
-                let h = self.as_str(v);
+                let h = self.hashed(x)?;
                 V { val: self.b.ins().urem_imm_u(h.val, *n as i64), valid: h.valid, ty: Type::Int64 }
             }
-            Expr::Cross(a, c, n) => {
-                let (va, vc) = (self.expr(a)?, self.expr(c)?);
-                let (ha, hc) = (self.as_str(va), self.as_str(vc));
-                let h = self.call("mlp_cross", &[ha.val, hc.val]);
-                let b = &mut *self.b;
-                V { val: b.ins().urem_imm_u(h, *n as i64), valid: b.ins().band(ha.valid, hc.valid), ty: Type::Int64 }
-            }
+            Expr::Cross(a, c, n) => match (small_range(a), small_range(c)) {
+                // Two small ranges: the whole cross is a table of its results.
+                (Some(ra), Some(rc)) if ra * rc <= CROSS_TABLE => {
+                    let (va, vc) = (self.expr(a)?, self.expr(c)?);
+                    let mut table = Vec::with_capacity((ra * rc) as usize);
+                    for i in 0..ra {
+                        let hi = crate::ir::hash_i64(i as i64);
+                        for k in 0..rc {
+                            table.push(crate::ir::hash_pair(hi, crate::ir::hash_i64(k as i64)) % n);
+                        }
+                    }
+                    let b = &mut *self.b;
+                    let last_a = b.ins().iconst(types::I64, ra as i64 - 1);
+                    let ia = b.ins().umin(va.val, last_a);
+                    let row = b.ins().imul_imm_u(ia, rc as i64);
+                    let last_c = b.ins().iconst(types::I64, rc as i64 - 1);
+                    let ic = b.ins().umin(vc.val, last_c);
+                    let index = b.ins().iadd(row, ic);
+                    let valid = b.ins().band(va.valid, vc.valid);
+                    let val = self.table_at(table.into_boxed_slice(), index);
+                    V { val, valid, ty: Type::Int64 }
+                }
+                _ => {
+                    let (ha, hc) = (self.hashed(a)?, self.hashed(c)?);
+                    let h = self.call("mlp_cross", &[ha.val, hc.val]);
+                    let b = &mut *self.b;
+                    V {
+                        val: b.ins().urem_imm_u(h, *n as i64),
+                        valid: b.ins().band(ha.valid, hc.valid),
+                        ty: Type::Int64,
+                    }
+                }
+            },
             Expr::Lookup(x, vocabulary) => {
-                let v = self.expr(x)?;
-                let h = self.as_str(v);
+                let h = self.hashed(x)?;
                 let (table, p) = lookup_table(vocabulary)?;
                 let addr = table.as_ptr() as i64;
                 self.tables.push(table);

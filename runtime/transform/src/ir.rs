@@ -41,9 +41,9 @@
 //!   away from zero; `round`, `floor` and `ceil` give floats.
 //! - `string(x)` is the text of `x`: integers in decimal, floats as Rust's `{}` prints them
 //!   (`1.5`, `1`, `-0`, `NaN`, `inf`), booleans `true`/`false`; null stays null.
-//! - `hash(x)` is XXH64 (seed 0) of the UTF-8 bytes of `string(x)` (of `x` itself for a
+//! - `hash(x)` is XXH3-64 (seed 0) of the UTF-8 bytes of `string(x)` (of `x` itself for a
 //!   string), as an `int` (the 64 bits, two's complement); `hash_bucket(x, n)` is that hash as
-//!   an unsigned number modulo `n`; `cross(a, b, n)` is XXH64 (seed 0) of the 16 bytes
+//!   an unsigned number modulo `n`; `cross(a, b, n)` is XXH3-64 (seed 0) of the 16 bytes
 //!   `hash(a)` then `hash(b)` (little-endian), modulo `n`. Null operands give null. These are
 //!   stable across versions and machines: a fitted transform gives the same buckets anywhere.
 //! - `lookup(x, vocabulary)` is the position of `string(x)` in the vocabulary, or the
@@ -70,19 +70,19 @@ pub enum Type {
     Utf8,
 }
 
-/// The 64-bit hash of a string: XXH64 with seed 0 of its UTF-8 bytes. The compiled code
+/// The 64-bit hash of a string: XXH3-64 with seed 0 of its UTF-8 bytes. The compiled code
 /// represents a string by this value.
 pub fn hash_str(s: &str) -> u64 {
-    twox_hash::XxHash64::oneshot(0, s.as_bytes())
+    twox_hash::XxHash3_64::oneshot(s.as_bytes())
 }
 
-/// The hash of a pair of hashes, for `cross`: XXH64 with seed 0 of their 16 little-endian
+/// The hash of a pair of hashes, for `cross`: XXH3-64 with seed 0 of their 16 little-endian
 /// bytes.
 pub fn hash_pair(a: u64, b: u64) -> u64 {
     let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&a.to_le_bytes());
     bytes[8..].copy_from_slice(&b.to_le_bytes());
-    twox_hash::XxHash64::oneshot(0, &bytes)
+    twox_hash::XxHash3_64::oneshot(&bytes)
 }
 
 /// A fixed buffer that numbers are printed into without allocating.
@@ -103,19 +103,18 @@ impl fmt::Write for Text {
     }
 }
 
-/// `hash(string(x))` for an integer, without allocating.
+/// `hash(string(x))` for an integer, without allocating (decimal digits by `itoa`, the same
+/// text as `{}` prints).
 pub fn hash_i64(x: i64) -> u64 {
-    let mut t = Text { buf: [0; 40], len: 0 };
-    // An i64 is at most 20 characters.
-    let _ = write!(t, "{x}");
-    twox_hash::XxHash64::oneshot(0, &t.buf[..t.len])
+    let mut buf = itoa::Buffer::new();
+    twox_hash::XxHash3_64::oneshot(buf.format(x).as_bytes())
 }
 
 /// `hash(string(x))` for a float: the hash of Rust's `{}` text of `x`.
 pub fn hash_f64(x: f64) -> u64 {
     let mut t = Text { buf: [0; 40], len: 0 };
     if write!(t, "{x}").is_ok() {
-        twox_hash::XxHash64::oneshot(0, &t.buf[..t.len])
+        twox_hash::XxHash3_64::oneshot(&t.buf[..t.len])
     } else {
         // Very large or very small magnitudes print longer than the buffer.
         hash_str(&x.to_string())

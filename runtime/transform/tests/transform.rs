@@ -118,6 +118,19 @@ fn every_operator_on_edge_values() {
     out(&mut prog, Expr::HashBucket(Box::new(s0.clone().fill_null(Expr::Str("none".into()))), 5));
     out(&mut prog, Expr::Hash(Box::new(b0.clone().then(s0.clone(), i1.clone().cast(Type::Utf8)))));
     out(&mut prog, s0.clone().unary(U::IsNull));
+    // Small integer ranges (buckets, vocabulary indices, hash buckets) hash through tables.
+    let fb = f0.clone().bucketize(vec![-1.0, 0.0, 2.5]);
+    let ib = i0.clone().bucketize(vec![0.0, 6.0, 22.0]);
+    let lk = Expr::Lookup(Box::new(s0.clone()), vocabulary.clone());
+    let hb = Expr::HashBucket(Box::new(i1.clone()), 9);
+    for (a, c) in [(&fb, &ib), (&lk, &hb), (&fb, &i1), (&hb, &hb)] {
+        out(&mut prog, Expr::Cross(Box::new(a.clone()), Box::new(c.clone()), 1000));
+    }
+    for x in [&fb, &lk, &hb] {
+        out(&mut prog, Expr::HashBucket(Box::new(x.clone()), 7));
+        out(&mut prog, Expr::Hash(Box::new(x.clone())));
+        out(&mut prog, Expr::Lookup(Box::new(x.clone()), vec!["0".into(), "2".into(), "3".into()]));
+    }
     out(&mut prog, f0.clone().bucketize(vec![]));
     out(&mut prog, f0.clone().bucketize(vec![-1.0, 0.0, 2.5, 1e300, f64::INFINITY]));
     out(&mut prog, i0.clone().bucketize(vec![f64::NEG_INFINITY, -1.0, 0.0, 22.0]));

@@ -182,7 +182,12 @@ pub fn random_expr(rng: &mut Rng, p: &ProgramIr, want: Want, depth: usize) -> Ex
         match rng.below(11) {
             9 => {
                 let (a, b) = (random_str(rng, p, d), random_str(rng, p, d));
-                match rng.below(4) {
+                match rng.below(5) {
+                    4 => Expr::Cross(
+                        Box::new(random_expr(rng, p, Want::Num, d)),
+                        Box::new(random_expr(rng, p, Want::Num, d)),
+                        [1, 5, 256][rng.below(3)],
+                    ),
                     0 => Expr::Cross(Box::new(a), Box::new(b), [1, 5, 256][rng.below(3)]),
                     1 => Expr::Cross(Box::new(random_expr(rng, p, Want::Any, d)), Box::new(b), 64),
                     2 => a.binary(if rng.chance(0.5) { B::Eq } else { B::Ne }, b),
