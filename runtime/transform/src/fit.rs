@@ -209,7 +209,7 @@ fn categories(e: &Expr) -> Option<u64> {
 }
 
 /// Drops inputs no output reads and renumbers the columns of the expressions.
-fn prune_inputs(inputs: Vec<Input>, mut features: Vec<Feature>) -> (Vec<Input>, Vec<Feature>) {
+pub(crate) fn prune_inputs(inputs: Vec<Input>, mut features: Vec<Feature>) -> (Vec<Input>, Vec<Feature>) {
     fn visit(e: &mut Expr, map: &mut HashMap<usize, usize>, order: &mut Vec<usize>) {
         match e {
             Expr::Column { index, .. } => {

@@ -210,6 +210,21 @@ impl TransformGraph {
         s
     }
 
+    /// This graph without the features `drop` (a label, for serving, where the columns it reads
+    /// do not exist), and without the inputs only they read. Unknown names are an error.
+    pub fn without(&self, drop: &[&str]) -> Result<TransformGraph> {
+        for d in drop {
+            if !self.features.iter().any(|f| f.name == *d) {
+                return Err(TransformError::Invalid(format!("the transform has no feature `{d}` to leave out")));
+            }
+        }
+        let features: Vec<Feature> =
+            self.features.iter().filter(|f| !drop.contains(&f.name.as_str())).cloned().collect();
+        let (inputs, features) = crate::fit::prune_inputs(self.inputs.clone(), features);
+        let analyzers = self.analyzers.iter().filter(|a| !drop.contains(&a.feature.as_str())).cloned().collect();
+        Ok(TransformGraph { inputs, features, analyzers, ..self.clone() })
+    }
+
     /// The program computing every output feature.
     pub fn program(&self) -> ProgramIr {
         ProgramIr {

@@ -521,3 +521,41 @@ fn narrower_column_types_are_widened() {
     assert_eq!(f64s(&out, "b"), vec![Some(1.0), Some(3.0)]);
     assert_eq!(i64s(&out, "c"), vec![Some((xxh3(b"x") % 1000) as i64), None]);
 }
+
+#[test]
+fn the_label_can_be_left_out_for_serving() {
+    let train = taxi_batch(8, 2_000);
+    let g = fit_one(&taxi_spec(), &train).unwrap();
+    let serving = g.without(&["big_tipper"]).unwrap();
+    assert_eq!(serving.features.len(), 12);
+    let inputs: Vec<&str> = serving.inputs.iter().map(|i| i.name.as_str()).collect();
+    assert!(!inputs.contains(&"tips"), "{inputs:?}");
+    assert!(inputs.contains(&"fare"));
+    // Requests without the label's column are served, with the same features as before.
+    let request = train
+        .project(&(0..train.num_columns()).filter(|i| train.schema().field(*i).name() != "tips").collect::<Vec<_>>())
+        .unwrap();
+    let full = CompiledTransform::new(g.clone()).unwrap().apply(&train).unwrap();
+    let served = CompiledTransform::new(serving).unwrap().apply(&request).unwrap();
+    assert_eq!(served.num_columns(), 12);
+    for f in served.schema().fields() {
+        assert_eq!(served.column_by_name(f.name()), full.column_by_name(f.name()), "{}", f.name());
+    }
+    assert!(g.without(&["nope"]).unwrap_err().to_string().contains("no feature `nope`"));
+}
+
+#[test]
+fn fitting_on_an_empty_training_split_and_applying_to_empty_tables() {
+    let empty = taxi_batch(9, 0);
+    let g = fit_one(&taxi_spec(), &empty).unwrap();
+    assert_eq!(g.fitted_rows, 0);
+    assert!(g.analyzers.iter().all(|a| a.values == 0));
+    let t = CompiledTransform::new(g).unwrap();
+    let out = t.apply(&empty).unwrap();
+    assert_eq!((out.num_rows(), out.num_columns()), (0, 13));
+    // Applied to rows, the empty vocabularies put every value out of vocabulary.
+    let rows = taxi_batch(10, 5);
+    let out = t.apply(&rows).unwrap();
+    let company = strs(&rows, "company");
+    assert_eq!(i64s(&out, "company_id"), company.iter().map(|c| c.as_ref().map(|_| 0)).collect::<Vec<_>>());
+}
