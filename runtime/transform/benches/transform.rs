@@ -1,4 +1,4 @@
-//! The taxi example's feature block (`examples/taxi/pipeline.mlp`, 13 features) over 1M
+//! The taxi example's feature block (read from `examples/taxi/features.mlp`, 13 features) over 1M
 //! taxi-like rows, single-threaded: the fitted, compiled transform against the same
 //! expressions composed from Arrow compute kernels and against the same expressions in polars
 //! (`benches/polars_block.py`, run with `POLARS_MAX_THREADS=1`), plus the fit and compile
@@ -33,66 +33,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 // ---- the feature block ---------------------------------------------------------------------
-
-fn col(n: &str) -> Value {
-    json!({ "column": n })
-}
-fn feat(n: &str) -> Value {
-    json!({ "feature": n })
-}
-fn int(x: i64) -> Value {
-    json!({ "lit": { "type": "int", "value": x } })
-}
-fn float(x: f64) -> Value {
-    json!({ "lit": { "type": "float", "value": x } })
-}
-fn call(f: &str, args: Vec<Value>) -> Value {
-    json!({ "call": { "func": f, "args": args, "named": {} } })
-}
-fn call_named(f: &str, args: Vec<Value>, named: Vec<(&str, Value)>) -> Value {
-    let named: serde_json::Map<String, Value> = named.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    json!({ "call": { "func": f, "args": args, "named": named } })
-}
-fn bin(op: &str, a: Value, b: Value) -> Value {
-    json!({ "binary": { "op": op, "lhs": a, "rhs": b } })
-}
-
-/// The taxi example's feature block exactly as `examples/taxi/pipeline.mlp` writes it (as
-/// `tests/graph.rs` builds it, with the example's `top = 100` for `company_id`).
-fn taxi_spec() -> Value {
-    let features = vec![
-        ("big_tipper", bin("gt", col("tips"), bin("mul", col("fare"), float(0.2)))),
-        ("fare_log", call("log1p", vec![col("fare")])),
-        ("fare_per_mile", bin("div", col("fare"), call("max", vec![col("trip_miles"), float(0.1)]))),
-        ("miles_z", call("zscore", vec![col("trip_miles")])),
-        ("seconds_z", call("zscore", vec![call("fill_null", vec![col("trip_seconds"), int(0)])])),
-        (
-            "hour_bucket",
-            call(
-                "bucketize",
-                vec![
-                    col("trip_start_hour"),
-                    json!({ "lit": { "type": "list", "value": [
-                        { "type": "int", "value": 6 }, { "type": "int", "value": 10 },
-                        { "type": "int", "value": 16 }, { "type": "int", "value": 20 }] } }),
-                ],
-            ),
-        ),
-        (
-            "night",
-            json!({ "if": {
-                "cond": bin("or", bin("ge", col("trip_start_hour"), int(22)), bin("lt", col("trip_start_hour"), int(6))),
-                "then": int(1), "otherwise": int(0) } }),
-        ),
-        ("company_id", call_named("vocabulary", vec![col("company")], vec![("top", int(100))])),
-        ("payment_id", call_named("vocabulary", vec![col("payment_type")], vec![("top", int(10))])),
-        ("area_id", call("hash_bucket", vec![call("string", vec![col("pickup_community_area")]), int(64)])),
-        ("pickup_cell", call_named("cross", vec![feat("pickup_lat"), feat("pickup_lon")], vec![("buckets", int(256))])),
-        ("pickup_lat", call_named("quantile_bucket", vec![col("pickup_latitude")], vec![("buckets", int(10))])),
-        ("pickup_lon", call_named("quantile_bucket", vec![col("pickup_longitude")], vec![("buckets", int(10))])),
-    ];
-    json!({ "type": "features", "value": features.into_iter().map(|(n, e)| json!({ "name": n, "expr": e })).collect::<Vec<_>>() })
-}
 
 /// The output features, in order.
 const FEATURES: [&str; 13] = [
@@ -462,8 +402,8 @@ const RUNS: usize = 10;
 fn main() {
     let rows = rows_arg();
     let batch = taxi_rows(rows, 42);
-    let spec = parse_spec(&taxi_spec().to_string()).unwrap();
-    println!("taxi feature block (examples/taxi/pipeline.mlp, 13 features) over {rows} rows, single thread");
+    let spec = parse_spec(&common::example_spec().to_string()).unwrap();
+    println!("taxi feature block (examples/taxi/features.mlp, 13 features) over {rows} rows, single thread");
 
     // Fit on the rows themselves (the training split).
     let fit_first = Instant::now();

@@ -9,72 +9,12 @@ mod common;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
-use common::Rng;
+use common::*;
 use mlp_transform::graph::{Fitted, TransformGraph};
 use mlp_transform::{CompiledTransform, FeatureDef, TransformError, fit, parse_spec};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-
-fn col(n: &str) -> Value {
-    json!({ "column": n })
-}
-fn feat(n: &str) -> Value {
-    json!({ "feature": n })
-}
-fn int(x: i64) -> Value {
-    json!({ "lit": { "type": "int", "value": x } })
-}
-fn float(x: f64) -> Value {
-    json!({ "lit": { "type": "float", "value": x } })
-}
-fn call(f: &str, args: Vec<Value>) -> Value {
-    json!({ "call": { "func": f, "args": args, "named": {} } })
-}
-fn call_named(f: &str, args: Vec<Value>, named: Vec<(&str, Value)>) -> Value {
-    let named: serde_json::Map<String, Value> = named.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    json!({ "call": { "func": f, "args": args, "named": named } })
-}
-fn bin(op: &str, a: Value, b: Value) -> Value {
-    json!({ "binary": { "op": op, "lhs": a, "rhs": b } })
-}
-
-/// The taxi example's feature block, as `mlp graph --format json` shows the step's
-/// `features` parameter.
-fn taxi_spec() -> Value {
-    let features = vec![
-        ("big_tipper", bin("gt", col("tips"), bin("mul", col("fare"), float(0.2)))),
-        ("fare_log", call("log1p", vec![col("fare")])),
-        ("fare_per_mile", bin("div", col("fare"), call("max", vec![col("trip_miles"), float(0.1)]))),
-        ("miles_z", call("zscore", vec![col("trip_miles")])),
-        ("seconds_z", call("zscore", vec![call("fill_null", vec![col("trip_seconds"), int(0)])])),
-        (
-            "hour_bucket",
-            call(
-                "bucketize",
-                vec![
-                    col("trip_start_hour"),
-                    json!({ "lit": { "type": "list", "value": [
-                        { "type": "int", "value": 6 }, { "type": "int", "value": 10 },
-                        { "type": "int", "value": 16 }, { "type": "int", "value": 20 }] } }),
-                ],
-            ),
-        ),
-        (
-            "night",
-            json!({ "if": {
-                "cond": bin("or", bin("ge", col("trip_start_hour"), int(22)), bin("lt", col("trip_start_hour"), int(6))),
-                "then": int(1), "otherwise": int(0) } }),
-        ),
-        ("company_id", call_named("vocabulary", vec![col("company")], vec![("top", int(5))])),
-        ("payment_id", call_named("vocabulary", vec![col("payment_type")], vec![("top", int(10))])),
-        ("area_id", call("hash_bucket", vec![call("string", vec![col("pickup_community_area")]), int(64)])),
-        ("pickup_cell", call_named("cross", vec![feat("pickup_lat"), feat("pickup_lon")], vec![("buckets", int(256))])),
-        ("pickup_lat", call_named("quantile_bucket", vec![col("pickup_latitude")], vec![("buckets", int(10))])),
-        ("pickup_lon", call_named("quantile_bucket", vec![col("pickup_longitude")], vec![("buckets", int(10))])),
-    ];
-    json!({ "type": "features", "value": features.into_iter().map(|(n, e)| json!({ "name": n, "expr": e })).collect::<Vec<_>>() })
-}
 
 const COMPANIES: [&str; 8] =
     ["Flash Cab", "Taxi Affiliation", "Sun Taxi", "City Service", "Medallion", "Blue", "Checker", "Yellow"];
@@ -173,7 +113,7 @@ fn string_hashes_are_xxh3_of_the_text() {
 #[test]
 fn taxi_block_fits_on_train_and_matches_a_row_by_row_computation() {
     let train = taxi_batch(1, 20_000);
-    let g = fit_one(&taxi_spec(), &train).unwrap();
+    let g = fit_one(&taxi_spec(5), &train).unwrap();
     assert_eq!(g.fitted_rows, 20_000);
     let names: Vec<&str> = g.features.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(
@@ -342,7 +282,7 @@ fn taxi_block_fits_on_train_and_matches_a_row_by_row_computation() {
 #[test]
 fn graph_round_trips_through_json_and_compiles_to_the_same_outputs() {
     let train = taxi_batch(3, 4_000);
-    let g = fit_one(&taxi_spec(), &train).unwrap();
+    let g = fit_one(&taxi_spec(5), &train).unwrap();
     let json = g.to_json();
     let back = TransformGraph::from_json(&json).unwrap();
     assert_eq!(back, g);
@@ -525,7 +465,7 @@ fn narrower_column_types_are_widened() {
 #[test]
 fn the_label_can_be_left_out_for_serving() {
     let train = taxi_batch(8, 2_000);
-    let g = fit_one(&taxi_spec(), &train).unwrap();
+    let g = fit_one(&taxi_spec(5), &train).unwrap();
     let serving = g.without(&["big_tipper"]).unwrap();
     assert_eq!(serving.features.len(), 12);
     let inputs: Vec<&str> = serving.inputs.iter().map(|i| i.name.as_str()).collect();
@@ -547,7 +487,7 @@ fn the_label_can_be_left_out_for_serving() {
 #[test]
 fn fitting_on_an_empty_training_split_and_applying_to_empty_tables() {
     let empty = taxi_batch(9, 0);
-    let g = fit_one(&taxi_spec(), &empty).unwrap();
+    let g = fit_one(&taxi_spec(5), &empty).unwrap();
     assert_eq!(g.fitted_rows, 0);
     assert!(g.analyzers.iter().all(|a| a.values == 0));
     let t = CompiledTransform::new(g).unwrap();
@@ -558,4 +498,10 @@ fn fitting_on_an_empty_training_split_and_applying_to_empty_tables() {
     let out = t.apply(&rows).unwrap();
     let company = strs(&rows, "company");
     assert_eq!(i64s(&out, "company_id"), company.iter().map(|c| c.as_ref().map(|_| 0)).collect::<Vec<_>>());
+}
+
+#[test]
+fn the_spec_built_here_is_the_example_block() {
+    // The tests and the bench build the block by hand; the example file must say the same.
+    assert_eq!(example_spec(), taxi_spec(100));
 }

@@ -7,6 +7,7 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
 use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
 use mlp_transform::{BinaryOp as B, Expr, ProgramIr, Type, UnaryOp as U};
+use serde_json::{Value, json};
 use std::sync::Arc;
 
 /// A small deterministic generator (splitmix64).
@@ -334,4 +335,85 @@ pub fn taxi_batch(rows: usize, seed: u64) -> RecordBatch {
         ("payment_cash", Arc::new(cash) as ArrayRef),
     ])
     .unwrap()
+}
+
+// ---- the example's feature block ----------------------------------------------------------------
+
+pub fn col(n: &str) -> Value {
+    json!({ "column": n })
+}
+pub fn feat(n: &str) -> Value {
+    json!({ "feature": n })
+}
+pub fn int(x: i64) -> Value {
+    json!({ "lit": { "type": "int", "value": x } })
+}
+pub fn float(x: f64) -> Value {
+    json!({ "lit": { "type": "float", "value": x } })
+}
+pub fn call(f: &str, args: Vec<Value>) -> Value {
+    json!({ "call": { "func": f, "args": args, "named": {} } })
+}
+pub fn call_named(f: &str, args: Vec<Value>, named: Vec<(&str, Value)>) -> Value {
+    let named: serde_json::Map<String, Value> = named.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    json!({ "call": { "func": f, "args": args, "named": named } })
+}
+pub fn bin(op: &str, a: Value, b: Value) -> Value {
+    json!({ "binary": { "op": op, "lhs": a, "rhs": b } })
+}
+
+/// The taxi example's feature block (`examples/taxi/features.mlp`), as `mlp graph --format
+/// json` shows the step's `features` parameter, with `top = company_top` for `company_id`
+/// (the example has 100).
+pub fn taxi_spec(company_top: i64) -> Value {
+    let features = vec![
+        ("big_tipper", bin("gt", col("tips"), bin("mul", col("fare"), float(0.2)))),
+        ("fare_log", call("log1p", vec![col("fare")])),
+        ("fare_per_mile", bin("div", col("fare"), call("max", vec![col("trip_miles"), float(0.1)]))),
+        ("miles_z", call("zscore", vec![col("trip_miles")])),
+        ("seconds_z", call("zscore", vec![call("fill_null", vec![col("trip_seconds"), int(0)])])),
+        (
+            "hour_bucket",
+            call(
+                "bucketize",
+                vec![
+                    col("trip_start_hour"),
+                    json!({ "lit": { "type": "list", "value": [
+                        { "type": "int", "value": 6 }, { "type": "int", "value": 10 },
+                        { "type": "int", "value": 16 }, { "type": "int", "value": 20 }] } }),
+                ],
+            ),
+        ),
+        (
+            "night",
+            json!({ "if": {
+                "cond": bin("or", bin("ge", col("trip_start_hour"), int(22)), bin("lt", col("trip_start_hour"), int(6))),
+                "then": int(1), "otherwise": int(0) } }),
+        ),
+        ("company_id", call_named("vocabulary", vec![col("company")], vec![("top", int(company_top))])),
+        ("payment_id", call_named("vocabulary", vec![col("payment_type")], vec![("top", int(10))])),
+        ("area_id", call("hash_bucket", vec![call("string", vec![col("pickup_community_area")]), int(64)])),
+        ("pickup_cell", call_named("cross", vec![feat("pickup_lat"), feat("pickup_lon")], vec![("buckets", int(256))])),
+        ("pickup_lat", call_named("quantile_bucket", vec![col("pickup_latitude")], vec![("buckets", int(10))])),
+        ("pickup_lon", call_named("quantile_bucket", vec![col("pickup_longitude")], vec![("buckets", int(10))])),
+    ];
+    json!({ "type": "features", "value": features.into_iter().map(|(n, e)| json!({ "name": n, "expr": e })).collect::<Vec<_>>() })
+}
+
+/// The `features` parameter of the example's transform step, read from
+/// `examples/taxi/transform.mlp` (and the files it imports) and lowered by the language's front
+/// end, exactly as the transform component receives it.
+pub fn example_spec() -> Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let read = |p: std::path::PathBuf| std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let mut files: Vec<(String, String)> = ["transform.mlp", "features.mlp", "describe.mlp"]
+        .iter()
+        .map(|f| (f.to_string(), read(root.join("examples/taxi").join(f))))
+        .collect();
+    files.push(("std/tabular.mlp".into(), read(root.join("stdlib/tabular.mlp"))));
+    let loader = mlp_lang::source::MemoryLoader::new(files);
+    let checked = mlp_lang::check("transform.mlp", &loader, &mlp_lang::CheckOptions::default());
+    let ir = checked.ir.unwrap_or_else(|| panic!("the example does not check: {:?}", checked.diagnostics));
+    let step = ir.steps.iter().find(|s| s.id == "features/transform").expect("the example's transform step");
+    serde_json::to_value(&step.params["features"]).unwrap()
 }
