@@ -26,6 +26,9 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, Schema};
 use std::collections::{BTreeSet, HashMap};
 
+/// The most buckets `quantile_bucket` fits (each boundary is a comparison in the compiled code).
+pub const MAX_QUANTILE_BUCKETS: u64 = 10_000;
+
 /// The functions a feature block may call.
 pub const FUNCTIONS: &[&str] = &[
     "log",
@@ -573,6 +576,12 @@ impl Fitter<'_> {
             }
             "quantile_bucket" => {
                 let buckets = self.named_int(call, named, "buckets")?.unwrap_or(10);
+                if buckets > MAX_QUANTILE_BUCKETS {
+                    return Err(self.err(format!(
+                        "`{}` asks for {buckets} buckets; at most {MAX_QUANTILE_BUCKETS} are supported",
+                        call.display()
+                    )));
+                }
                 let mut v = self.finite_values(&x, call)?;
                 v.sort_unstable_by(f64::total_cmp);
                 let mut boundaries: Vec<f64> = Vec::new();

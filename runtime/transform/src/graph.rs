@@ -296,11 +296,11 @@ pub fn one_hot(graph: &TransformGraph, features: &RecordBatch) -> Result<RecordB
         match f.categories {
             Some(n) if f.ty == Type::Int64 => {
                 let n = usize::try_from(n).unwrap_or(usize::MAX);
-                if n > 1 << 20 {
+                if n > 1 << 20 || n.saturating_mul(rows) > 1 << 28 {
                     return Err(TransformError::Invalid(format!(
-                        "feature `{}` has {n} categories, too many to one-hot encode (at most {})",
+                        "feature `{}` has {n} categories, too many to one-hot encode {rows} rows as dense columns (at most {} cells per feature); use fewer buckets or a smaller vocabulary",
                         f.name,
-                        1 << 20
+                        1u64 << 28
                     )));
                 }
                 let ints = col.as_primitive::<Int64Type>();

@@ -505,3 +505,94 @@ fn the_spec_built_here_is_the_example_block() {
     // The tests and the bench build the block by hand; the example file must say the same.
     assert_eq!(example_spec(), taxi_spec(100));
 }
+
+#[test]
+fn too_many_quantile_buckets_is_an_error_not_a_hang() {
+    let batch = taxi_batch(11, 100);
+    let spec = json!([{ "name": "q", "expr": call_named("quantile_bucket", vec![col("fare")], vec![("buckets", int(i64::MAX))]) }]);
+    let e = fit_one(&spec, &batch).unwrap_err().to_string();
+    assert!(e.contains("at most 10000"), "{e}");
+}
+
+/// A random feature-block expression: known and unknown functions, wrong arities, bad named
+/// arguments, literals of every kind, unknown columns and features.
+fn random_node(r: &mut Rng, depth: usize) -> Value {
+    let names = ["fare", "company", "trip_seconds", "fare", "trip_miles", "payment_type", "nope"];
+    if depth == 0 || r.chance(0.25) {
+        return match r.below(10) {
+            0 => int(r.below(5) as i64 - 1),
+            1 => float(r.unit() * 4.0 - 1.0),
+            2 => json!({ "lit": { "type": "string", "value": names[r.below(names.len())] } }),
+            3 => json!({ "lit": { "type": "bool", "value": r.chance(0.5) } }),
+            4 => {
+                json!({ "lit": { "type": "list", "value": [{ "type": "int", "value": 3 }, { "type": "float", "value": 1.5 }] } })
+            }
+            5 if r.chance(0.3) => feat(["a", "b", "c", "zz"][r.below(4)]),
+            _ => col(names[r.below(names.len())]),
+        };
+    }
+    let d = depth - 1;
+    match r.below(4) {
+        0 => {
+            let (f, arity) = [
+                ("log", 1),
+                ("log1p", 1),
+                ("pow", 2),
+                ("round", 1),
+                ("abs", 1),
+                ("min", 2),
+                ("clip", 3),
+                ("float", 1),
+                ("int", 1),
+                ("string", 1),
+                ("is_null", 1),
+                ("fill_null", 2),
+                ("bucketize", 2),
+                ("hash_bucket", 2),
+                ("cross", 2),
+                ("col", 1),
+                ("zscore", 1),
+                ("scale01", 1),
+                ("vocabulary", 1),
+                ("quantile_bucket", 1),
+                ("nope", 1),
+            ][r.below(21)];
+            let n = if r.chance(0.85) { arity } else { r.below(4) };
+            let args = (0..n).map(|_| random_node(r, d)).collect();
+            let named = match r.below(6) {
+                0 => vec![("buckets", random_node(r, 0))],
+                1 => vec![("top", int(r.below(4) as i64))],
+                _ => vec![],
+            };
+            call_named(f, args, named)
+        }
+        1 => {
+            let ops = ["add", "sub", "mul", "div", "rem", "eq", "ne", "lt", "ge", "and", "or", "coalesce"];
+            bin(ops[r.below(ops.len())], random_node(r, d), random_node(r, d))
+        }
+        2 => json!({ "unary": { "op": if r.chance(0.5) { "neg" } else { "not" }, "arg": random_node(r, d) } }),
+        _ => json!({ "if": { "cond": random_node(r, d), "then": random_node(r, d), "otherwise": random_node(r, d) } }),
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+
+    /// Fitting and applying any feature block gives a value or an error, never a panic.
+    #[test]
+    fn fitting_random_feature_blocks_never_panics(seed in proptest::prelude::any::<u64>()) {
+        let mut r = Rng(seed);
+        let batch = taxi_batch(seed, 40);
+        let spec: Vec<Value> = ["a", "b", "c"]
+            .iter()
+            .take(1 + r.below(3))
+            .map(|n| json!({ "name": n, "expr": random_node(&mut r, 3) }))
+            .collect();
+        if let Ok(g) = fit_one(&Value::Array(spec), &batch) {
+            let t = CompiledTransform::from_json(&g.to_json()).unwrap();
+            let out = t.apply(&batch).unwrap();
+            proptest::prop_assert_eq!(out.num_rows(), 40);
+            let _ = t.apply_one_hot(&batch);
+        }
+    }
+}
