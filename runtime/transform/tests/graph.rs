@@ -596,3 +596,27 @@ proptest::proptest! {
         }
     }
 }
+
+/// Regression: serde_json's default float parser is not exact, and a reloaded graph had
+/// quantile boundaries one ulp off (41.759240743166764 came back as 41.75924074316677), which
+/// moves rows that sit on a boundary into another bucket. The workspace enables
+/// `float_roundtrip`.
+#[test]
+fn fitted_constants_survive_json_bit_for_bit() {
+    let batch = RecordBatch::try_from_iter(vec![(
+        "x",
+        Arc::new(Float64Array::from(vec![41.759240743166764, 0.1 + 0.2, 1e-300, 5e-324, -87.7447782113254]))
+            as ArrayRef,
+    )])
+    .unwrap();
+    let spec =
+        json!([{ "name": "q", "expr": call_named("quantile_bucket", vec![col("x")], vec![("buckets", int(5))]) }]);
+    let g = fit_one(&spec, &batch).unwrap();
+    let back = TransformGraph::from_json(&g.to_json()).unwrap();
+    let bits = |g: &TransformGraph| match &g.analyzers[0].fitted {
+        Fitted::QuantileBucket { boundaries, .. } => boundaries.iter().map(|b| b.to_bits()).collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(bits(&back), bits(&g));
+    assert!(bits(&g).contains(&41.759240743166764f64.to_bits()));
+}
