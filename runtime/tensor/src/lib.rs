@@ -8,6 +8,7 @@
 //! - [`tape`]: reverse-mode differentiation over the recorded operations.
 //! - [`optim`]: SGD with momentum, Adam and AdamW.
 //! - [`init`]: deterministic initializers from a seed.
+//! - [`weights`]: parameters to and from safetensors files (the model artifact's weights).
 //!
 //! Gradients are not derived symbolically: each operation has a fused backward kernel, checked
 //! against finite differences in the tests. The crate knows nothing of WIT or wasmtime; the host
@@ -21,6 +22,7 @@ pub mod kernels;
 pub mod optim;
 pub mod tape;
 pub mod tensor;
+pub mod weights;
 
 pub use error::{Result, TensorError};
 pub use tape::{ParamId, Params, Tape, Var};

@@ -154,6 +154,7 @@ enum Op {
     Mean(Var),
     SumSquares(Var),
     Softmax(Var),
+    Gather(Var, Vec<usize>),
     BceLogits { z: Var, t: Tensor, w: Option<Tensor> },
     SoftmaxCe { z: Var, labels: Vec<usize>, w: Option<Tensor> },
     Mse { p: Var, t: Tensor },
@@ -354,6 +355,22 @@ impl Tape {
         Ok(self.push(t, Op::Softmax(a)))
     }
 
+    /// Rows `indices` of the `n × d` matrix `table`, as an `m × d` matrix: an embedding lookup
+    /// (a categorical feature's weights; its gradient adds into the rows looked up).
+    pub fn gather(&mut self, table: Var, indices: Vec<usize>) -> Result<Var> {
+        let t = self.get(table)?;
+        let (n, d) = t.matrix("gather")?;
+        if let Some(bad) = indices.iter().find(|i| **i >= n) {
+            return Err(invalid("gather", format!("row {bad} of a table with {n} rows")));
+        }
+        let mut out = Vec::with_capacity(indices.len() * d);
+        for &i in &indices {
+            out.extend_from_slice(&t.data()[i * d..(i + 1) * d]);
+        }
+        let v = Tensor::new(&[indices.len(), d], out)?;
+        Ok(self.push(v, Op::Gather(table, indices)))
+    }
+
     fn targets(&self, op: &'static str, z: Var, t: &Tensor, w: Option<&Tensor>, rows: usize) -> Result<()> {
         let tz = self.get(z)?;
         if t.len() != tz.len() {
@@ -509,6 +526,15 @@ impl Tape {
                         }
                     }
                     add(&mut grads, *a, d);
+                }
+                Op::Gather(table, indices) => {
+                    let src = &self.values[table.index()];
+                    let (_, d) = src.matrix("gather")?;
+                    let mut dt = vec![0f32; src.len()];
+                    for (row, &i) in g.chunks(d.max(1)).zip(indices) {
+                        dt[i * d..(i + 1) * d].iter_mut().zip(row).for_each(|(a, b)| *a += b);
+                    }
+                    add(&mut grads, *table, dt);
                 }
                 Op::BceLogits { z, t, w } => {
                     let mut d = vec![0f32; t.len()];

@@ -132,6 +132,27 @@ fn matmul_and_bias_gradients_match_finite_differences() {
 }
 
 #[test]
+fn gather_gradients_add_into_the_rows_looked_up() {
+    let mut rng = Rng::new(13);
+    let mut p = Params::new(4);
+    let table = p.add("embedding", &[5, 2], Init::Uniform(1.0)).unwrap();
+    // Row 3 twice, row 4 never.
+    let idx = vec![3, 0, 3, 1, 2];
+    let r = random(&mut rng, &[5, 2], -1.0, 1.0);
+    check_grad("gather", &mut p, &|t, p| {
+        let e = t.param(p, table).unwrap();
+        let g = t.gather(e, idx.clone()).unwrap();
+        let rv = t.input(r.clone());
+        let z = t.mul(g, rv).unwrap();
+        t.sum(z).unwrap()
+    });
+    assert_eq!(&p.grad(table).unwrap().data()[8..10], &[0.0, 0.0], "row 4 was not looked up");
+    let mut t = Tape::new();
+    let e = t.param(&p, table).unwrap();
+    assert!(t.gather(e, vec![5]).unwrap_err().to_string().contains("row 5 of a table with 5 rows"));
+}
+
+#[test]
 fn loss_gradients_match_finite_differences() {
     let mut rng = Rng::new(5);
     let mut p = Params::new(3);
@@ -356,4 +377,32 @@ fn training_is_deterministic_for_a_seed() {
     };
     assert_eq!(train(4), train(4));
     assert_ne!(train(4), train(5));
+}
+
+#[test]
+fn weights_round_trip_through_safetensors() {
+    let mut p = Params::new(21);
+    p.add("layer1.weight", &[3, 4], Init::XavierUniform).unwrap();
+    p.add("layer1.bias", &[4], Init::Uniform(0.5)).unwrap();
+    p.add("scalar", &[], Init::Uniform(1.0)).unwrap();
+    let meta: std::collections::HashMap<String, String> =
+        [("kind".to_string(), "mlp".to_string()), ("features".to_string(), "[\"a\",\"b\"]".to_string())].into();
+    let bytes = mlp_tensor::weights::to_safetensors(&p, &meta).unwrap();
+    // The header is JSON after an 8-byte little-endian length, as the format says.
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = std::str::from_utf8(&bytes[8..8 + n]).unwrap();
+    assert!(header.contains("\"layer1.weight\"") && header.contains("\"F32\"") && header.contains("__metadata__"));
+    let (tensors, back_meta) = mlp_tensor::weights::from_safetensors(&bytes).unwrap();
+    assert_eq!(back_meta, meta);
+    let names: Vec<&str> = tensors.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["layer1.bias", "layer1.weight", "scalar"]);
+    for (name, t) in &tensors {
+        assert_eq!(t, p.value(p.find(name).unwrap()).unwrap(), "{name}");
+    }
+    assert!(
+        mlp_tensor::weights::from_safetensors(b"not a file")
+            .unwrap_err()
+            .to_string()
+            .contains("not a safetensors file")
+    );
 }
