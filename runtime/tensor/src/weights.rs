@@ -27,9 +27,12 @@ pub fn to_safetensors(params: &Params, metadata: &HashMap<String, String>) -> Re
     safetensors::serialize(views, meta).map_err(|e| invalid("safetensors", e.to_string()))
 }
 
+/// The contents of a weights file: named tensors (sorted by name) and the header's metadata.
+pub type Weights = (Vec<(String, Tensor)>, HashMap<String, String>);
+
 /// The named tensors of a safetensors file (sorted by name) and its metadata. Only `f32`
 /// tensors are read; another dtype is an error naming the tensor.
-pub fn from_safetensors(bytes: &[u8]) -> Result<(Vec<(String, Tensor)>, HashMap<String, String>)> {
+pub fn from_safetensors(bytes: &[u8]) -> Result<Weights> {
     let st =
         SafeTensors::deserialize(bytes).map_err(|e| invalid("safetensors", format!("not a safetensors file: {e}")))?;
     let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| invalid("safetensors", e.to_string()))?;
