@@ -254,13 +254,13 @@ fn standard_components_load_from_the_binary_and_the_ones_not_built_are_named() {
             "std/components/evaluate.wasm",
             "std/components/infra_validate.wasm",
             "std/components/push.wasm",
-            "std/components/train_logistic.wasm",
             "std/components/tune.wasm",
         ]
     );
     assert!(errors[0].help().contains("csv_examples, import_schema, infer_schema"), "{}", errors[0].help());
-    // The data half of the example, and the pipeline up to the features, load completely.
-    for part in ["data.mlp", "transform.mlp"] {
+    // The data half of the example, and the pipeline up to the features and to a model, load
+    // completely.
+    for part in ["data.mlp", "transform.mlp", "train.mlp"] {
         let file = repo().join("examples/taxi").join(part);
         let ir = lower(&file, &[]);
         let loaded = mlp_runtime::run::prepare(&host, &ir, &mlp_runtime::run::pipeline_dir(&file)).unwrap();

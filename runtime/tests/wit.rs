@@ -70,3 +70,29 @@ fn the_table_resource_offers_the_general_kernels() {
         assert!(funcs.contains(&k), "tables lacks {k}: {funcs:?}");
     }
 }
+
+#[test]
+fn tensors_offer_the_training_kernels() {
+    let (resolve, pkg) = load();
+    let tensors = resolve.packages[pkg].interfaces["tensors"];
+    let funcs: Vec<&str> = resolve.interfaces[tensors].functions.keys().map(String::as_str).collect();
+    for k in [
+        "[method]tensor.gather-rows",
+        "[constructor]params",
+        "[method]params.add",
+        "[method]params.to-safetensors",
+        "[constructor]tape",
+        "[method]tape.matmul",
+        "[method]tape.unary",
+        "[method]tape.binary",
+        "[method]tape.gather",
+        "[method]tape.bce-with-logits",
+        "[method]tape.softmax-cross-entropy",
+        "[method]tape.mse",
+        "[method]tape.backward",
+        "[static]optimizer.open",
+        "[method]optimizer.step",
+    ] {
+        assert!(funcs.contains(&k), "tensors lacks {k}: {funcs:?}");
+    }
+}

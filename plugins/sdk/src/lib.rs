@@ -50,7 +50,7 @@ pub use bindings::mlp::plugin::context::{Artifact, Invocation, Level, Output};
 pub use bindings::mlp::plugin::tables::{
     Bucketing, Column, ColumnStats, ColumnValues, Decoder, Histogram, Profiler, SortKey, Table, Transform, ValueCount,
 };
-pub use bindings::mlp::plugin::tensors::Tensor;
+pub use bindings::mlp::plugin::tensors::{BinaryOp, Init, Optimizer, Params as ModelParams, Tape, Tensor, UnaryOp};
 pub use bindings::mlp::plugin::types::{ComponentInfo, DataType, Error, ErrorKind, Field, Param, Port};
 pub use params::Params;
 

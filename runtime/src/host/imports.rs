@@ -4,9 +4,9 @@
 //! Errors a guest can cause (an unknown column, a bad argument) come back to it as the WIT
 //! `error` record; only a dead handle, which a correct guest cannot produce, traps.
 
-use super::bindings::mlp::plugin::{blobs, context, tables, tensors, types};
-use super::state::{ArtifactRes, BlobRes, InvocationRes, OutputRes, StepEvent, StepState, TableRes, TensorRes};
-use mlp_kernels::data::{ArtifactData, Part, Table, Tensor};
+use super::bindings::mlp::plugin::{blobs, context, tables, types};
+use super::state::{ArtifactRes, BlobRes, InvocationRes, OutputRes, StepEvent, StepState, TableRes};
+use mlp_kernels::data::{ArtifactData, Part, Table};
 use mlp_kernels::error::{ErrorKind, KernelError};
 use mlp_kernels::{self as k, DType};
 use types::{DataType, Error};
@@ -63,7 +63,7 @@ fn from_wit_type(t: DataType) -> DType {
     }
 }
 
-fn usize_of(n: u64) -> usize {
+pub(super) fn usize_of(n: u64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
 }
 
@@ -322,44 +322,6 @@ impl blobs::HostBlob for StepState {
     }
 
     fn drop(&mut self, h: Resource<BlobRes>) -> R<()> {
-        self.table.delete(h)?;
-        Ok(())
-    }
-}
-
-impl tensors::Host for StepState {}
-
-impl tensors::HostTensor for StepState {
-    fn from_f32(&mut self, shape: Vec<u64>, values: Vec<f32>) -> Fallible<Resource<TensorRes>> {
-        let shape: Vec<usize> = shape.into_iter().map(usize_of).collect();
-        match k::tensor_from_f32(shape, values) {
-            Ok(t) => Ok(Ok(self.table.push(TensorRes(t))?)),
-            Err(e) => Ok(Err(werr(e))),
-        }
-    }
-
-    fn from_columns(&mut self, source: Resource<TableRes>, columns: Vec<String>) -> Fallible<Resource<TensorRes>> {
-        let t = self.tbl(&source)?;
-        match k::tensor_from_columns(&t, &columns) {
-            Ok(t) => Ok(Ok(self.table.push(TensorRes(t))?)),
-            Err(e) => Ok(Err(werr(e))),
-        }
-    }
-
-    fn shape(&mut self, h: Resource<TensorRes>) -> R<Vec<u64>> {
-        Ok(self.table.get(&h)?.0.shape.iter().map(|&d| d as u64).collect())
-    }
-
-    fn data_type(&mut self, _h: Resource<TensorRes>) -> R<DataType> {
-        Ok(DataType::Float32)
-    }
-
-    fn to_f32(&mut self, h: Resource<TensorRes>) -> Fallible<Vec<f32>> {
-        let t: &Tensor = &self.table.get(&h)?.0;
-        Ok(Ok(t.values.to_vec()))
-    }
-
-    fn drop(&mut self, h: Resource<TensorRes>) -> R<()> {
         self.table.delete(h)?;
         Ok(())
     }

@@ -16,6 +16,7 @@ mod cache;
 mod imports;
 mod ingest;
 mod state;
+mod training;
 mod transform;
 
 use crate::host::bindings::Step;

@@ -1,7 +1,7 @@
 //! The state of one step run (the wasmtime `Store` data) and the host values behind the
 //! resource handles a guest holds.
 
-use mlp_kernels::data::{ArtifactData, Blob, Table, Tensor};
+use mlp_kernels::data::{ArtifactData, Blob, Table};
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -11,7 +11,18 @@ pub struct TableRes(pub Table);
 /// A blob handle.
 pub struct BlobRes(pub Blob);
 /// A tensor handle.
-pub struct TensorRes(pub Tensor);
+pub struct TensorRes(pub mlp_tensor::Tensor);
+/// Trainable parameters; `None` only while a backward pass borrows them.
+pub struct ParamsRes(pub Option<mlp_tensor::Params>);
+/// A tape of one forward pass.
+pub struct TapeRes(pub mlp_tensor::Tape);
+/// An optimizer.
+pub enum OptimizerRes {
+    /// SGD with momentum.
+    Sgd(mlp_tensor::optim::Sgd),
+    /// Adam or AdamW.
+    Adam(mlp_tensor::optim::Adam),
+}
 /// An input artifact handle.
 pub struct ArtifactRes(pub super::InputArtifact);
 /// An output handle: the port it writes.

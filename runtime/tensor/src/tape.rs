@@ -21,6 +21,11 @@ impl Var {
     pub fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The value at `index` of a tape (checked when used).
+    pub fn from_index(index: u32) -> Var {
+        Var(index)
+    }
 }
 
 /// A trainable parameter of a [`Params`].
@@ -31,6 +36,11 @@ impl ParamId {
     /// The index of the parameter.
     pub fn index(self) -> usize {
         self.0 as usize
+    }
+
+    /// The parameter at `index` of a set (checked when used).
+    pub fn from_index(index: u32) -> ParamId {
+        ParamId(index)
     }
 }
 
@@ -209,6 +219,12 @@ impl Tape {
     pub fn param(&mut self, params: &Params, id: ParamId) -> Result<Var> {
         let t = params.value(id)?.clone();
         Ok(self.push(t, Op::Param(id)))
+    }
+
+    /// Parameter `id` with its current `value` (as [`Params::value`] gives it, which shares the
+    /// values rather than copying them), for a caller that cannot lend the whole set.
+    pub fn param_value(&mut self, id: ParamId, value: Tensor) -> Var {
+        self.push(value, Op::Param(id))
     }
 
     /// The matrix product `a · b` of an `m × k` and a `k × n` matrix.

@@ -1,0 +1,378 @@
+//! `train_logistic` (std/tabular.mlp): a logistic regression trained by minibatch Adam on the
+//! `train` split of transformed examples. The loop runs here, in the guest; every kernel
+//! (minibatch gathers, matrix products, the loss and its gradient, the optimizer) runs in the
+//! host through the `tensors` interface.
+//!
+//! The TransformGraph says which columns are features: a categorical feature (one that knows
+//! its number of categories, such as a `vocabulary` or a `bucketize`) gets one weight per
+//! category, looked up by index (the same model as one-hot encoding, without building the
+//! one-hot matrix); every other feature is a number with one weight. Missing values: a
+//! missing number counts as 0 (a z-scored feature's mean), a missing category has its own
+//! weight. The label's rows with no label are left out.
+//!
+//! The model artifact holds `weights.safetensors` (the parameters: `weights` `[d, 1]` in the
+//! order of `model.json`'s numeric features, `bias` `[1]`, and `embedding.NAME`
+//! `[categories + 1, 1]` per categorical feature) and `model.json` (the architecture, the
+//! feature order, the label, the digest of the transform it expects, the hyperparameters and
+//! the loss of every epoch).
+
+use mlp_sdk::*;
+use serde_json::{Value, json};
+
+struct TrainLogistic;
+
+/// A split, ready for training: numeric features as a host tensor, category indices in the
+/// guest (they are looked up per minibatch), and the labels.
+struct Split {
+    rows: usize,
+    x: Option<Tensor>,
+    y: Tensor,
+    categories: Vec<Vec<u32>>,
+}
+
+/// A small reproducible generator (SplitMix64) for the batch order.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn shuffle(&mut self, v: &mut [u64]) {
+        for i in (1..v.len()).rev() {
+            let j = ((u128::from(self.next()) * (i as u128 + 1)) >> 64) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+fn col(name: &str) -> Value {
+    json!({ "column": name })
+}
+
+fn call(f: &str, args: Vec<Value>) -> Value {
+    json!({ "call": { "func": f, "args": args, "named": {} } })
+}
+
+fn lit_float(x: f64) -> Value {
+    json!({ "lit": { "type": "float", "value": x } })
+}
+
+fn lit_int(x: i64) -> Value {
+    json!({ "lit": { "type": "int", "value": x } })
+}
+
+/// The model's inputs, from the transform graph: numeric features, and categorical ones with
+/// their number of categories.
+struct Inputs {
+    numeric: Vec<String>,
+    categorical: Vec<(String, u64)>,
+}
+
+fn inputs_of(graph: &Value, label: &str) -> Result<Inputs, Error> {
+    let features = graph["features"]
+        .as_array()
+        .ok_or_else(|| Error::data("the transform graph lists no features (is it a TransformGraph's graph.json?)"))?;
+    if !features.iter().any(|f| f["name"] == label) && label.is_empty() {
+        return Err(Error::invalid("`label` is empty"));
+    }
+    let mut numeric = Vec::new();
+    let mut categorical = Vec::new();
+    for f in features {
+        let name = f["name"].as_str().unwrap_or_default().to_string();
+        if name == label {
+            continue;
+        }
+        match f["categories"].as_u64() {
+            Some(n) => categorical.push((name, n)),
+            None => numeric.push(name),
+        }
+    }
+    if numeric.is_empty() && categorical.is_empty() {
+        return Err(Error::invalid(format!("the transform has no feature besides the label `{label}` to train on")));
+    }
+    Ok(Inputs { numeric, categorical })
+}
+
+/// One split as tensors: rows without a label are left out; missing numbers become 0 and a
+/// missing category the extra index.
+fn prepare(table: &Table, label: &str, inputs: &Inputs) -> Result<Split, Error> {
+    if !table.column_names().iter().any(|c| c == label) {
+        return Err(Error::invalid(format!(
+            "the examples have no label column `{label}` (columns: {})",
+            table.column_names().join(", ")
+        )));
+    }
+    let table = table.filter(&format!("not is_null({label})"))?;
+    let mut spec = Vec::new();
+    for (i, f) in inputs.numeric.iter().enumerate() {
+        spec.push(json!({ "name": format!("n{i}"), "expr": call("fill_null", vec![call("float", vec![col(f)]), lit_float(0.0)]) }));
+    }
+    for (j, (f, n)) in inputs.categorical.iter().enumerate() {
+        spec.push(json!({ "name": format!("c{j}"), "expr": call("fill_null", vec![col(f), lit_int(*n as i64)]) }));
+    }
+    spec.push(json!({ "name": "y", "expr": call("float", vec![col(label)]) }));
+    let prep = Transform::fit(&Value::Array(spec).to_string(), &table)?;
+    let t = prep.apply(&table)?;
+    let rows = t.num_rows() as usize;
+    let x = if inputs.numeric.is_empty() {
+        None
+    } else {
+        let names: Vec<String> = (0..inputs.numeric.len()).map(|i| format!("n{i}")).collect();
+        Some(Tensor::from_columns(&t, &names)?)
+    };
+    let y = Tensor::from_columns(&t, &["y".to_string()])?;
+    let mut categories = Vec::new();
+    for j in 0..inputs.categorical.len() {
+        let v = Tensor::from_columns(&t, &[format!("c{j}")])?.to_f32()?;
+        categories.push(v.into_iter().map(|x| x as u32).collect());
+    }
+    Ok(Split { rows, x, y, categories })
+}
+
+/// The model's parameters.
+struct Model {
+    params: ModelParams,
+    weights: Option<u32>,
+    bias: u32,
+    embeddings: Vec<u32>,
+}
+
+impl Model {
+    /// The logits of rows `idx` of `split` (all rows when `None`) on `tape`, and the values
+    /// the L2 penalty covers.
+    fn logits(&self, tape: &Tape, split: &Split, idx: Option<&[u64]>) -> Result<(u32, Vec<u32>), Error> {
+        let mut z: Option<u32> = None;
+        let mut penalized = Vec::new();
+        if let (Some(x), Some(w)) = (&split.x, self.weights) {
+            let xb = match idx {
+                Some(i) => x.gather_rows(i)?,
+                None => x.rows(0, split.rows as u64)?,
+            };
+            let xv = tape.input(&xb);
+            let wv = tape.param(&self.params, w)?;
+            penalized.push(wv);
+            z = Some(tape.matmul(xv, wv)?);
+        }
+        for (j, &e) in self.embeddings.iter().enumerate() {
+            let ev = tape.param(&self.params, e)?;
+            penalized.push(ev);
+            let cats = &split.categories[j];
+            let rows: Vec<u32> = match idx {
+                Some(i) => i.iter().map(|&r| cats[r as usize]).collect(),
+                None => cats.clone(),
+            };
+            let g = tape.gather(ev, &rows)?;
+            z = Some(match z {
+                Some(z) => tape.binary(BinaryOp::Add, z, g)?,
+                None => g,
+            });
+        }
+        let bv = tape.param(&self.params, self.bias)?;
+        let z = z.ok_or_else(|| Error::invalid("the model has no inputs"))?;
+        Ok((tape.binary(BinaryOp::AddRow, z, bv)?, penalized))
+    }
+
+    /// The loss of rows `idx` (all when `None`), with the L2 penalty when `l2 > 0`.
+    fn loss(&self, tape: &Tape, split: &Split, idx: Option<&[u64]>, l2: f32) -> Result<u32, Error> {
+        let (z, penalized) = self.logits(tape, split, idx)?;
+        let y = match idx {
+            Some(i) => split.y.gather_rows(i)?,
+            None => split.y.rows(0, split.rows as u64)?,
+        };
+        let mut loss = tape.bce_with_logits(z, &y, None)?;
+        if l2 > 0.0 {
+            for p in penalized {
+                let s = tape.unary(UnaryOp::SumSquares, p)?;
+                let s = tape.scale(s, l2 / 2.0)?;
+                loss = tape.binary(BinaryOp::Add, loss, s)?;
+            }
+        }
+        Ok(loss)
+    }
+}
+
+/// Hyperparameters, from the parameters and, when bound, a HyperParameters artifact.
+struct Hyper {
+    epochs: i64,
+    learning_rate: f64,
+    batch_size: i64,
+    l2: f64,
+    seed: i64,
+}
+
+impl Plugin for TrainLogistic {
+    fn describe() -> ComponentInfo {
+        info("train_logistic", env!("CARGO_PKG_VERSION"))
+            .doc("A logistic regression trained by minibatch Adam on the train split.")
+            .input("examples", "Examples")
+            .input("graph", "TransformGraph")
+            .optional_input("hparams", "HyperParameters")
+            .param("label", "string")
+            .param_default("epochs", "int", r#"{"type": "int", "value": 10}"#)
+            .param_default("learning_rate", "float", r#"{"type": "float", "value": 0.1}"#)
+            .param_default("batch_size", "int", r#"{"type": "int", "value": 256}"#)
+            .param_default("l2", "float", r#"{"type": "float", "value": 0.0}"#)
+            .param_default("seed", "int", r#"{"type": "int", "value": 0}"#)
+            .output("model", "Model")
+            .build()
+    }
+
+    fn run(ctx: &Invocation) -> Result<(), Error> {
+        let p = ctx.params()?;
+        let label = p.string("label")?;
+        let mut h = Hyper {
+            epochs: p.opt_int("epochs")?.unwrap_or(10),
+            learning_rate: p.opt_float("learning_rate")?.unwrap_or(0.1),
+            batch_size: p.opt_int("batch_size")?.unwrap_or(256),
+            l2: p.opt_float("l2")?.unwrap_or(0.0),
+            seed: p.opt_int("seed")?.unwrap_or(0),
+        };
+        if let Some(hp) = ctx.input("hparams") {
+            let best: Value = serde_json::from_str(&hp.json("hyperparameters.json")?)
+                .map_err(|e| Error::data(format!("hyperparameters.json is not JSON: {e}")))?;
+            if let Some(v) = best.get("epochs").and_then(Value::as_i64) {
+                h.epochs = v;
+            }
+            if let Some(v) = best.get("learning_rate").and_then(Value::as_f64) {
+                h.learning_rate = v;
+            }
+            if let Some(v) = best.get("batch_size").and_then(Value::as_i64) {
+                h.batch_size = v;
+            }
+            if let Some(v) = best.get("l2").and_then(Value::as_f64) {
+                h.l2 = v;
+            }
+        }
+        if h.epochs < 1 {
+            return Err(Error::invalid(format!("`epochs` is {}; it must be at least 1", h.epochs)));
+        }
+        if h.batch_size < 1 {
+            return Err(Error::invalid(format!("`batch_size` is {}; it must be at least 1", h.batch_size)));
+        }
+        if !(h.learning_rate > 0.0 && h.learning_rate.is_finite()) {
+            return Err(Error::invalid(format!(
+                "`learning_rate` is {}; it must be a positive number",
+                h.learning_rate
+            )));
+        }
+        if !(h.l2 >= 0.0 && h.l2.is_finite()) {
+            return Err(Error::invalid(format!("`l2` is {}; it must be zero or more", h.l2)));
+        }
+
+        let graph_artifact = ctx.require_input("graph")?;
+        let graph: Value = serde_json::from_str(&graph_artifact.json("graph.json")?)
+            .map_err(|e| Error::data(format!("graph.json is not JSON: {e}")))?;
+        let inputs = inputs_of(&graph, &label)?;
+        let examples = ctx.require_input("examples")?;
+        let parts = examples.parts();
+        if !parts.iter().any(|p| p == "train") {
+            return Err(Error::invalid(format!("the examples have no `train` split (splits: {})", parts.join(", "))));
+        }
+        let train = prepare(&examples.table("train")?, &label, &inputs)?;
+        if train.rows == 0 {
+            return Err(Error::data("the `train` split has no rows with a label"));
+        }
+        let eval = if parts.iter().any(|p| p == "eval") {
+            Some(prepare(&examples.table("eval")?, &label, &inputs)?).filter(|s| s.rows > 0)
+        } else {
+            None
+        };
+
+        let params = ModelParams::new(h.seed as u64);
+        let weights = if inputs.numeric.is_empty() {
+            None
+        } else {
+            Some(params.add("weights", &[inputs.numeric.len() as u64, 1], Init::Zeros)?)
+        };
+        let bias = params.add("bias", &[1], Init::Zeros)?;
+        let mut embeddings = Vec::new();
+        for (name, n) in &inputs.categorical {
+            embeddings.push(params.add(&format!("embedding.{name}"), &[n + 1, 1], Init::Zeros)?);
+        }
+        let model = Model { params, weights, bias, embeddings };
+        let opt = Optimizer::open("adam", &json!({ "learning_rate": h.learning_rate }).to_string())?;
+        let l2 = h.l2 as f32;
+
+        let mut rng = Rng(h.seed as u64);
+        let mut order: Vec<u64> = (0..train.rows as u64).collect();
+        let mut history = Vec::new();
+        for epoch in 0..h.epochs {
+            rng.shuffle(&mut order);
+            let mut total = 0f64;
+            for batch in order.chunks(h.batch_size as usize) {
+                model.params.zero_grads();
+                let tape = Tape::new();
+                let loss = model.loss(&tape, &train, Some(batch), l2)?;
+                total += f64::from(tape.item(loss)?) * batch.len() as f64;
+                tape.backward(loss, &model.params)?;
+                opt.step(&model.params)?;
+            }
+            let train_loss = total / train.rows as f64;
+            ctx.metric("train_loss", epoch as u64, train_loss);
+            let eval_loss = match &eval {
+                Some(e) => {
+                    let tape = Tape::new();
+                    let l = model.loss(&tape, e, None, 0.0)?;
+                    let v = f64::from(tape.item(l)?);
+                    ctx.metric("eval_loss", epoch as u64, v);
+                    Some(v)
+                }
+                None => None,
+            };
+            history.push(json!({ "epoch": epoch + 1, "train_loss": train_loss, "eval_loss": eval_loss }));
+            ctx.progress((epoch + 1) as f32 / h.epochs as f32, &format!("epoch {}", epoch + 1));
+        }
+
+        let out = ctx.output("model")?;
+        let meta = vec![
+            ("format".to_string(), "mlp.model".to_string()),
+            ("kind".to_string(), "logistic_regression".to_string()),
+        ];
+        let blob = model.params.to_safetensors(&meta)?;
+        out.put_blob("weights.safetensors", &blob)?;
+        let last = history.last().cloned().unwrap_or_default();
+        let spec = json!({
+            "format": "mlp.model",
+            "version": 1,
+            "kind": "logistic_regression",
+            "label": label,
+            "inputs": {
+                "numeric": inputs.numeric,
+                "categorical": inputs.categorical.iter().map(|(n, c)| json!({ "name": n, "categories": c })).collect::<Vec<_>>(),
+            },
+            "missing": "a missing number counts as 0; a missing category is index `categories` (its own weight)",
+            "output": "probability of the label being true: sigmoid(weights · numeric + sum of embedding[category] + bias)",
+            "transform": { "digest": graph_artifact.digest(), "features": graph["features"].as_array().map(|f| f.iter().map(|f| f["name"].clone()).collect::<Vec<_>>()) },
+            "hyperparameters": {
+                "epochs": h.epochs, "learning_rate": h.learning_rate, "batch_size": h.batch_size, "l2": h.l2, "seed": h.seed,
+                "optimizer": "adam",
+            },
+            "training": { "rows": train.rows, "eval_rows": eval.as_ref().map(|e| e.rows), "history": history },
+        });
+        out.put_json("model.json", &spec.to_string())?;
+        out.set_property("kind", "\"logistic_regression\"")?;
+        out.set_property("label", &json!(label).to_string())?;
+        out.set_property("transform", &json!(graph_artifact.digest()).to_string())?;
+        out.set_property("train_loss", &last["train_loss"].to_string())?;
+        if !last["eval_loss"].is_null() {
+            out.set_property("eval_loss", &last["eval_loss"].to_string())?;
+        }
+        ctx.info(&format!(
+            "logistic regression on {} rows, {} numeric and {} categorical features, {} epochs: train loss {:.4}{}",
+            train.rows,
+            inputs.numeric.len(),
+            inputs.categorical.len(),
+            h.epochs,
+            last["train_loss"].as_f64().unwrap_or(f64::NAN),
+            last["eval_loss"].as_f64().map(|e| format!(", eval loss {e:.4}")).unwrap_or_default()
+        ));
+        Ok(())
+    }
+}
+
+export!(TrainLogistic);

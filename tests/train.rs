@@ -1,0 +1,186 @@
+//! Training end to end, through the `mlp` binary: the example's logistic regression
+//! (`examples/taxi/train.mlp`) trained on transformed taxi trips, its model artifact read back
+//! without the pipeline (safetensors weights plus `model.json`), its predictions on the
+//! evaluation split computed here independently and scored (AUC, log loss against the base
+//! rate), and the errors a trainer reports.
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, RecordBatch};
+use mlp_kernels::data::{ArtifactData, Part};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mlp(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mlp")).args(args).current_dir(dir).env("NO_COLOR", "1").output().expect("run mlp")
+}
+
+fn run(dir: &Path, file: &str, extra: &[&str]) -> (i32, BTreeMap<String, serde_json::Value>, String) {
+    let mut args = vec!["run", file, "--json"];
+    args.extend_from_slice(extra);
+    let out = mlp(&args, dir);
+    let mut steps = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+        if v["event"] == "finished" {
+            steps.insert(v["step"].as_str().unwrap().to_string(), v);
+        }
+    }
+    (out.status.code().unwrap_or(-1), steps, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn artifact(dir: &Path, steps: &BTreeMap<String, serde_json::Value>, step: &str, port: &str) -> ArtifactData {
+    let digest = steps[step]["outputs"][port]["digest"].as_str().unwrap_or_else(|| panic!("{}", steps[step]));
+    mlp_store::ArtifactStore::open(dir.join(".mlp")).unwrap().get(digest).unwrap()
+}
+
+fn blob<'a>(a: &'a ArtifactData, part: &str) -> &'a [u8] {
+    match &a.parts[part] {
+        Part::Blob(b) => b,
+        Part::Table(_) => panic!("{part} is a table"),
+    }
+}
+
+fn split(a: &ArtifactData, part: &str) -> RecordBatch {
+    match &a.parts[part] {
+        Part::Table(t) => arrow_select::concat::concat_batches(t.schema(), t.batches()).unwrap(),
+        Part::Blob(_) => panic!("{part} is a blob"),
+    }
+}
+
+fn taxi(name: &str, rows: u64) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mlp-train-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    std::fs::create_dir_all(dir.join("data/span-1")).unwrap();
+    for f in ["train.mlp", "features.mlp", "describe.mlp"] {
+        std::fs::copy(repo.join("examples/taxi").join(f), dir.join(f)).unwrap();
+    }
+    let mut csv = Vec::new();
+    mlp_example_data::write_csv(mlp_example_data::Spec { rows, seed: 3, drift: false }, &mut csv).unwrap();
+    std::fs::write(dir.join("data/span-1/trips.csv"), csv).unwrap();
+    dir
+}
+
+/// The area under the ROC curve by ranks (ties get their average rank).
+fn auc(scores: &[f64], labels: &[bool]) -> f64 {
+    let mut idx: Vec<usize> = (0..scores.len()).collect();
+    idx.sort_by(|a, b| scores[*a].total_cmp(&scores[*b]));
+    let mut ranks = vec![0f64; scores.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+            j += 1;
+        }
+        for k in i..=j {
+            ranks[idx[k]] = (i + j) as f64 / 2.0 + 1.0;
+        }
+        i = j + 1;
+    }
+    let pos = labels.iter().filter(|l| **l).count() as f64;
+    let neg = labels.len() as f64 - pos;
+    let sum: f64 = ranks.iter().zip(labels).filter(|(_, l)| **l).map(|(r, _)| r).sum();
+    (sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
+}
+
+#[test]
+fn the_example_logistic_regression_learns_and_its_model_loads_without_the_pipeline() {
+    let dir = taxi("example", 30_000);
+    let (code, steps, err) = run(&dir, "train.mlp", &[]);
+    assert_eq!(code, 0, "{err}");
+    let model = artifact(&dir, &steps, "train", "model");
+    let spec: serde_json::Value = serde_json::from_slice(blob(&model, "model.json")).unwrap();
+    assert_eq!(spec["format"], "mlp.model");
+    assert_eq!(spec["kind"], "logistic_regression");
+    assert_eq!(spec["label"], "big_tipper");
+    let graph_digest = steps["features/transform"]["outputs"]["graph"]["digest"].as_str().unwrap();
+    assert_eq!(spec["transform"]["digest"].as_str().unwrap(), graph_digest, "the model names the transform it expects");
+    assert_eq!(spec["training"]["history"].as_array().unwrap().len(), 5);
+
+    // The weights, read with the safetensors reader alone.
+    let (tensors, meta) = mlp_tensor::weights::from_safetensors(blob(&model, "weights.safetensors")).unwrap();
+    assert_eq!(meta["kind"], "logistic_regression");
+    let w: HashMap<String, Vec<f32>> = tensors.into_iter().map(|(n, t)| (n, t.data().to_vec())).collect();
+    let numeric: Vec<String> =
+        spec["inputs"]["numeric"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let categorical: Vec<(String, usize)> = spec["inputs"]["categorical"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap().to_string(), c["categories"].as_u64().unwrap() as usize))
+        .collect();
+    assert_eq!(w["weights"].len(), numeric.len());
+    for (name, n) in &categorical {
+        assert_eq!(w[&format!("embedding.{name}")].len(), n + 1, "{name}");
+    }
+
+    // Predictions on the evaluation split, computed here from the model's definition.
+    let features = artifact(&dir, &steps, "features/transform", "out");
+    let eval = split(&features, "eval");
+    let label = eval.column_by_name("big_tipper").unwrap().as_boolean();
+    let mut scores = Vec::new();
+    let mut labels = Vec::new();
+    for r in 0..eval.num_rows() {
+        if label.is_null(r) {
+            continue;
+        }
+        let mut z = f64::from(w["bias"][0]);
+        for (k, f) in numeric.iter().enumerate() {
+            let c = eval.column_by_name(f).unwrap();
+            let x = match c.data_type() {
+                arrow_schema::DataType::Float64 => c.as_primitive::<Float64Type>().iter().nth(r).flatten(),
+                arrow_schema::DataType::Int64 => {
+                    c.as_primitive::<Int64Type>().iter().nth(r).flatten().map(|v| v as f64)
+                }
+                arrow_schema::DataType::Boolean => c.as_boolean().iter().nth(r).flatten().map(f64::from),
+                other => panic!("{f}: {other}"),
+            };
+            z += f64::from(w["weights"][k]) * x.unwrap_or(0.0);
+        }
+        for (name, n) in &categorical {
+            let c = eval.column_by_name(name).unwrap().as_primitive::<Int64Type>();
+            let i = if c.is_null(r) { *n } else { c.value(r) as usize };
+            z += f64::from(w[&format!("embedding.{name}")][i]);
+        }
+        scores.push(1.0 / (1.0 + (-z).exp()));
+        labels.push(label.value(r));
+    }
+    let rate = labels.iter().filter(|l| **l).count() as f64 / labels.len() as f64;
+    let base = -(rate * rate.ln() + (1.0 - rate) * (1.0 - rate).ln());
+    let logloss = scores
+        .iter()
+        .zip(&labels)
+        .map(|(p, l)| if *l { -p.max(1e-12).ln() } else { -(1.0 - p).max(1e-12).ln() })
+        .sum::<f64>()
+        / scores.len() as f64;
+    let a = auc(&scores, &labels);
+    eprintln!(
+        "eval rows {}, positive rate {rate:.3}, AUC {a:.4}, log loss {logloss:.4} (base rate {base:.4})",
+        labels.len()
+    );
+    assert!(a > 0.75, "AUC {a}");
+    assert!(logloss < base - 0.05, "log loss {logloss} vs {base}");
+    // The trainer's own evaluation loss is the same number.
+    let reported = model.properties["eval_loss"].as_f64().unwrap();
+    assert!((reported - logloss).abs() < 1e-3, "reported {reported}, computed {logloss}");
+}
+
+#[test]
+fn trainer_errors_name_the_parameter() {
+    let dir = taxi("errors", 2_000);
+    let (code, steps, err) = run(&dir, "train.mlp", &["--set", "epochs=0"]);
+    assert_eq!(code, 1, "{err}");
+    let e = steps["train"]["error"].as_str().unwrap_or_default().to_string();
+    assert!(e.contains("`epochs` is 0; it must be at least 1"), "{e}");
+    // A label the examples do not have.
+    let src = std::fs::read_to_string(dir.join("train.mlp"))
+        .unwrap()
+        .replace("  label = \"big_tipper\"\n  epochs = epochs", "  label = \"big_tip\"\n  epochs = epochs");
+    std::fs::write(dir.join("train.mlp"), src).unwrap();
+    let (code, steps, err) = run(&dir, "train.mlp", &[]);
+    assert_eq!(code, 1, "{err}");
+    let e = steps["train"]["error"].as_str().unwrap_or_default();
+    assert!(e.contains("no label column `big_tip`"), "{e}");
+}
