@@ -184,3 +184,83 @@ fn trainer_errors_name_the_parameter() {
     let e = steps["train"]["error"].as_str().unwrap_or_default();
     assert!(e.contains("no label column `big_tip`"), "{e}");
 }
+
+/// Two features whose classes sit in opposite quadrants (XOR): no linear boundary separates
+/// them, so a logistic regression stays near chance while an MLP learns them.
+#[test]
+fn an_mlp_beats_logistic_regression_on_a_nonlinear_boundary() {
+    let dir = std::env::temp_dir().join(format!("mlp-train-{}-xor", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut csv = String::from("id,x1,x2\n");
+    let mut s = 12345u64;
+    let mut unit = || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    };
+    for i in 0..6_000 {
+        csv.push_str(&format!("{i},{:.5},{:.5}\n", unit(), unit()));
+    }
+    std::fs::write(dir.join("xor.csv"), csv).unwrap();
+    let src = r#"
+import "std/tabular.mlp" as tab
+step ingest = tab.csv_examples { input = "xor.csv", split = { train = 8, eval = 2 }, split_key = "id", grant read "xor.csv" }
+step stats = tab.statistics { examples = ingest.out }
+step schema = tab.infer_schema { stats = stats.out }
+step features = tab.transform {
+  examples = ingest.out
+  schema = schema.out
+  label = "same_sign"
+  features = {
+    same_sign = x1 * x2 > 0
+    a = x1
+    b = x2
+    curve = x1 * x1 - x2
+  }
+}
+step curve = tab.train_mlp { examples = features.out, graph = features.graph, label = "curve", task = "regression", hidden = [32], epochs = 40, learning_rate = 0.01, batch_size = 64 }
+step linear = tab.train_logistic { examples = features.out, graph = features.graph, label = "same_sign", epochs = 30, learning_rate = 0.05 }
+step mlp = tab.train_mlp {
+  examples = features.out
+  graph = features.graph
+  label = "same_sign"
+  hidden = [32, 16]
+  epochs = 60
+  learning_rate = 0.01
+  batch_size = 64
+  early_stopping = 10
+  class_weights = "balanced"
+}
+"#;
+    std::fs::write(dir.join("pipeline.mlp"), src).unwrap();
+    let (code, steps, err) = run(&dir, "pipeline.mlp", &[]);
+    assert_eq!(code, 0, "{err}");
+    let linear = artifact(&dir, &steps, "linear", "model");
+    let mlp_model = artifact(&dir, &steps, "mlp", "model");
+    let linear_loss = linear.properties["eval_loss"].as_f64().unwrap();
+    let mlp_loss = mlp_model.properties["eval_loss"].as_f64().unwrap();
+    let accuracy = mlp_model.properties["eval_accuracy"].as_f64().unwrap();
+    eprintln!("eval loss: logistic {linear_loss:.4}, MLP {mlp_loss:.4}; MLP accuracy {accuracy:.4}");
+    eprintln!("regression: {}", artifact(&dir, &steps, "curve", "model").properties["eval_loss"]);
+    assert!(linear_loss > 0.6, "a linear model cannot separate XOR: {linear_loss}");
+    assert!(mlp_loss < 0.3 && accuracy > 0.9, "MLP loss {mlp_loss}, accuracy {accuracy}");
+    let spec: serde_json::Value = serde_json::from_slice(blob(&mlp_model, "model.json")).unwrap();
+    assert_eq!(spec["task"], "classification");
+    assert_eq!(spec["classes"], serde_json::json!([0.0, 1.0]));
+    assert_eq!(spec["hidden"], serde_json::json!([32, 16]));
+    let kept = spec["training"]["kept_epoch"].as_u64().unwrap() as usize;
+    let history = spec["training"]["history"].as_array().unwrap();
+    // The kept epoch is the one with the lowest eval loss.
+    let best = history.iter().map(|h| h["eval_loss"].as_f64().unwrap()).fold(f64::INFINITY, f64::min);
+    assert_eq!(history[kept - 1]["eval_loss"].as_f64().unwrap(), best);
+    // Regression of a curved target: the mean squared error on the standardized label.
+    let curve = artifact(&dir, &steps, "curve", "model");
+    let mse = curve.properties["eval_loss"].as_f64().unwrap();
+    assert!(mse < 0.05, "regression MSE (standardized) {mse}");
+    let cspec: serde_json::Value = serde_json::from_slice(blob(&curve, "model.json")).unwrap();
+    assert_eq!(cspec["task"], "regression");
+    assert!(cspec["label_scaling"]["std"].as_f64().unwrap() > 0.3);
+    let (tensors, _) = mlp_tensor::weights::from_safetensors(blob(&mlp_model, "weights.safetensors")).unwrap();
+    let names: Vec<&str> = tensors.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["layer0.bias", "layer0.weight", "layer1.bias", "layer1.weight", "output.bias", "output.weight"]);
+}

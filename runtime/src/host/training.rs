@@ -253,6 +253,10 @@ impl tensors::HostTape for StepState {
         self.record(&h, |t| t.gather(var(table), indices.into_iter().map(|i| i as usize).collect()))
     }
 
+    fn dropout(&mut self, h: Resource<TapeRes>, a: u32, rate: f32, seed: u64) -> Fallible<u32> {
+        self.record(&h, |t| t.dropout(var(a), rate, seed))
+    }
+
     fn bce_with_logits(
         &mut self,
         h: Resource<TapeRes>,

@@ -165,6 +165,7 @@ enum Op {
     SumSquares(Var),
     Softmax(Var),
     Gather(Var, Vec<usize>),
+    Dropout(Var, Vec<f32>),
     BceLogits { z: Var, t: Tensor, w: Option<Tensor> },
     SoftmaxCe { z: Var, labels: Vec<usize>, w: Option<Tensor> },
     Mse { p: Var, t: Tensor },
@@ -387,6 +388,22 @@ impl Tape {
         Ok(self.push(v, Op::Gather(table, indices)))
     }
 
+    /// Inverted dropout: each value is zeroed with probability `rate` and the others scaled by
+    /// `1 / (1 - rate)`, with a mask drawn from `seed` (so a run can be repeated exactly).
+    /// `rate` 0 passes the values through.
+    pub fn dropout(&mut self, a: Var, rate: f32, seed: u64) -> Result<Var> {
+        if !(0.0..1.0).contains(&rate) {
+            return Err(invalid("dropout", format!("the rate must be in [0, 1), not {rate}")));
+        }
+        let t = self.get(a)?;
+        let mut rng = Rng::new(seed);
+        let keep = 1.0 / (1.0 - rate);
+        let mask: Vec<f32> = (0..t.len()).map(|_| if rng.unit() < rate { 0.0 } else { keep }).collect();
+        let out: Vec<f32> = t.data().iter().zip(&mask).map(|(x, m)| x * m).collect();
+        let v = Tensor::new(t.shape(), out)?;
+        Ok(self.push(v, Op::Dropout(a, mask)))
+    }
+
     fn targets(&self, op: &'static str, z: Var, t: &Tensor, w: Option<&Tensor>, rows: usize) -> Result<()> {
         let tz = self.get(z)?;
         if t.len() != tz.len() {
@@ -552,6 +569,7 @@ impl Tape {
                     }
                     add(&mut grads, *table, dt);
                 }
+                Op::Dropout(a, mask) => add(&mut grads, *a, g.iter().zip(mask).map(|(g, m)| g * m).collect()),
                 Op::BceLogits { z, t, w } => {
                     let mut d = vec![0f32; t.len()];
                     kernels::bce_with_logits(val(*z), t.data(), w.as_ref().map(Tensor::data), Some(&mut d));

@@ -153,6 +153,29 @@ fn gather_gradients_add_into_the_rows_looked_up() {
 }
 
 #[test]
+fn dropout_gradients_use_the_same_mask() {
+    let mut rng = Rng::new(17);
+    let mut p = Params::new(5);
+    let a = p.add("a", &[6, 5], Init::Uniform(1.0)).unwrap();
+    let r = random(&mut rng, &[6, 5], -1.0, 1.0);
+    check_grad("dropout", &mut p, &|t, p| {
+        let x = t.param(p, a).unwrap();
+        let d = t.dropout(x, 0.4, 99).unwrap();
+        let rv = t.input(r.clone());
+        let z = t.mul(d, rv).unwrap();
+        t.sum(z).unwrap()
+    });
+    let mut t = Tape::new();
+    let x = t.input(Tensor::full(&[1000], 1.0));
+    let d = t.dropout(x, 0.25, 1).unwrap();
+    let v = t.value(d).unwrap().data().to_vec();
+    let zeros = v.iter().filter(|x| **x == 0.0).count();
+    assert!((200..300).contains(&zeros), "{zeros} of 1000 dropped at rate 0.25");
+    assert!(v.iter().all(|x| *x == 0.0 || (*x - 1.0 / 0.75).abs() < 1e-6));
+    assert!(t.dropout(x, 1.0, 1).is_err());
+}
+
+#[test]
 fn loss_gradients_match_finite_differences() {
     let mut rng = Rng::new(5);
     let mut p = Params::new(3);

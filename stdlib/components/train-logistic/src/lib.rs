@@ -17,122 +17,10 @@
 //! the loss of every epoch).
 
 use mlp_sdk::*;
+use mlp_std_common::train::{Hyper, Rng, Split, inputs_of, splits};
 use serde_json::{Value, json};
 
 struct TrainLogistic;
-
-/// A split, ready for training: numeric features as a host tensor, category indices in the
-/// guest (they are looked up per minibatch), and the labels.
-struct Split {
-    rows: usize,
-    x: Option<Tensor>,
-    y: Tensor,
-    categories: Vec<Vec<u32>>,
-}
-
-/// A small reproducible generator (SplitMix64) for the batch order.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn shuffle(&mut self, v: &mut [u64]) {
-        for i in (1..v.len()).rev() {
-            let j = ((u128::from(self.next()) * (i as u128 + 1)) >> 64) as usize;
-            v.swap(i, j);
-        }
-    }
-}
-
-fn col(name: &str) -> Value {
-    json!({ "column": name })
-}
-
-fn call(f: &str, args: Vec<Value>) -> Value {
-    json!({ "call": { "func": f, "args": args, "named": {} } })
-}
-
-fn lit_float(x: f64) -> Value {
-    json!({ "lit": { "type": "float", "value": x } })
-}
-
-fn lit_int(x: i64) -> Value {
-    json!({ "lit": { "type": "int", "value": x } })
-}
-
-/// The model's inputs, from the transform graph: numeric features, and categorical ones with
-/// their number of categories.
-struct Inputs {
-    numeric: Vec<String>,
-    categorical: Vec<(String, u64)>,
-}
-
-fn inputs_of(graph: &Value, label: &str) -> Result<Inputs, Error> {
-    let features = graph["features"]
-        .as_array()
-        .ok_or_else(|| Error::data("the transform graph lists no features (is it a TransformGraph's graph.json?)"))?;
-    if !features.iter().any(|f| f["name"] == label) && label.is_empty() {
-        return Err(Error::invalid("`label` is empty"));
-    }
-    let mut numeric = Vec::new();
-    let mut categorical = Vec::new();
-    for f in features {
-        let name = f["name"].as_str().unwrap_or_default().to_string();
-        if name == label {
-            continue;
-        }
-        match f["categories"].as_u64() {
-            Some(n) => categorical.push((name, n)),
-            None => numeric.push(name),
-        }
-    }
-    if numeric.is_empty() && categorical.is_empty() {
-        return Err(Error::invalid(format!("the transform has no feature besides the label `{label}` to train on")));
-    }
-    Ok(Inputs { numeric, categorical })
-}
-
-/// One split as tensors: rows without a label are left out; missing numbers become 0 and a
-/// missing category the extra index.
-fn prepare(table: &Table, label: &str, inputs: &Inputs) -> Result<Split, Error> {
-    if !table.column_names().iter().any(|c| c == label) {
-        return Err(Error::invalid(format!(
-            "the examples have no label column `{label}` (columns: {})",
-            table.column_names().join(", ")
-        )));
-    }
-    let table = table.filter(&format!("not is_null({label})"))?;
-    let mut spec = Vec::new();
-    for (i, f) in inputs.numeric.iter().enumerate() {
-        spec.push(json!({ "name": format!("n{i}"), "expr": call("fill_null", vec![call("float", vec![col(f)]), lit_float(0.0)]) }));
-    }
-    for (j, (f, n)) in inputs.categorical.iter().enumerate() {
-        spec.push(json!({ "name": format!("c{j}"), "expr": call("fill_null", vec![col(f), lit_int(*n as i64)]) }));
-    }
-    spec.push(json!({ "name": "y", "expr": call("float", vec![col(label)]) }));
-    let prep = Transform::fit(&Value::Array(spec).to_string(), &table)?;
-    let t = prep.apply(&table)?;
-    let rows = t.num_rows() as usize;
-    let x = if inputs.numeric.is_empty() {
-        None
-    } else {
-        let names: Vec<String> = (0..inputs.numeric.len()).map(|i| format!("n{i}")).collect();
-        Some(Tensor::from_columns(&t, &names)?)
-    };
-    let y = Tensor::from_columns(&t, &["y".to_string()])?;
-    let mut categories = Vec::new();
-    for j in 0..inputs.categorical.len() {
-        let v = Tensor::from_columns(&t, &[format!("c{j}")])?.to_f32()?;
-        categories.push(v.into_iter().map(|x| x as u32).collect());
-    }
-    Ok(Split { rows, x, y, categories })
-}
 
 /// The model's parameters.
 struct Model {
@@ -196,15 +84,6 @@ impl Model {
     }
 }
 
-/// Hyperparameters, from the parameters and, when bound, a HyperParameters artifact.
-struct Hyper {
-    epochs: i64,
-    learning_rate: f64,
-    batch_size: i64,
-    l2: f64,
-    seed: i64,
-}
-
 impl Plugin for TrainLogistic {
     fn describe() -> ComponentInfo {
         info("train_logistic", env!("CARGO_PKG_VERSION"))
@@ -223,65 +102,13 @@ impl Plugin for TrainLogistic {
     }
 
     fn run(ctx: &Invocation) -> Result<(), Error> {
-        let p = ctx.params()?;
-        let label = p.string("label")?;
-        let mut h = Hyper {
-            epochs: p.opt_int("epochs")?.unwrap_or(10),
-            learning_rate: p.opt_float("learning_rate")?.unwrap_or(0.1),
-            batch_size: p.opt_int("batch_size")?.unwrap_or(256),
-            l2: p.opt_float("l2")?.unwrap_or(0.0),
-            seed: p.opt_int("seed")?.unwrap_or(0),
-        };
-        if let Some(hp) = ctx.input("hparams") {
-            let best: Value = serde_json::from_str(&hp.json("hyperparameters.json")?)
-                .map_err(|e| Error::data(format!("hyperparameters.json is not JSON: {e}")))?;
-            if let Some(v) = best.get("epochs").and_then(Value::as_i64) {
-                h.epochs = v;
-            }
-            if let Some(v) = best.get("learning_rate").and_then(Value::as_f64) {
-                h.learning_rate = v;
-            }
-            if let Some(v) = best.get("batch_size").and_then(Value::as_i64) {
-                h.batch_size = v;
-            }
-            if let Some(v) = best.get("l2").and_then(Value::as_f64) {
-                h.l2 = v;
-            }
-        }
-        if h.epochs < 1 {
-            return Err(Error::invalid(format!("`epochs` is {}; it must be at least 1", h.epochs)));
-        }
-        if h.batch_size < 1 {
-            return Err(Error::invalid(format!("`batch_size` is {}; it must be at least 1", h.batch_size)));
-        }
-        if !(h.learning_rate > 0.0 && h.learning_rate.is_finite()) {
-            return Err(Error::invalid(format!(
-                "`learning_rate` is {}; it must be a positive number",
-                h.learning_rate
-            )));
-        }
-        if !(h.l2 >= 0.0 && h.l2.is_finite()) {
-            return Err(Error::invalid(format!("`l2` is {}; it must be zero or more", h.l2)));
-        }
-
+        let label = ctx.params()?.string("label")?;
+        let h = Hyper::read(ctx, (10, 0.1))?;
         let graph_artifact = ctx.require_input("graph")?;
         let graph: Value = serde_json::from_str(&graph_artifact.json("graph.json")?)
             .map_err(|e| Error::data(format!("graph.json is not JSON: {e}")))?;
         let inputs = inputs_of(&graph, &label)?;
-        let examples = ctx.require_input("examples")?;
-        let parts = examples.parts();
-        if !parts.iter().any(|p| p == "train") {
-            return Err(Error::invalid(format!("the examples have no `train` split (splits: {})", parts.join(", "))));
-        }
-        let train = prepare(&examples.table("train")?, &label, &inputs)?;
-        if train.rows == 0 {
-            return Err(Error::data("the `train` split has no rows with a label"));
-        }
-        let eval = if parts.iter().any(|p| p == "eval") {
-            Some(prepare(&examples.table("eval")?, &label, &inputs)?).filter(|s| s.rows > 0)
-        } else {
-            None
-        };
+        let (train, eval) = splits(ctx, &label, &inputs)?;
 
         let params = ModelParams::new(h.seed as u64);
         let weights = if inputs.numeric.is_empty() {
@@ -348,10 +175,7 @@ impl Plugin for TrainLogistic {
             "missing": "a missing number counts as 0; a missing category is index `categories` (its own weight)",
             "output": "probability of the label being true: sigmoid(weights · numeric + sum of embedding[category] + bias)",
             "transform": { "digest": graph_artifact.digest(), "features": graph["features"].as_array().map(|f| f.iter().map(|f| f["name"].clone()).collect::<Vec<_>>()) },
-            "hyperparameters": {
-                "epochs": h.epochs, "learning_rate": h.learning_rate, "batch_size": h.batch_size, "l2": h.l2, "seed": h.seed,
-                "optimizer": "adam",
-            },
+            "hyperparameters": h.to_json(),
             "training": { "rows": train.rows, "eval_rows": eval.as_ref().map(|e| e.rows), "history": history },
         });
         out.put_json("model.json", &spec.to_string())?;

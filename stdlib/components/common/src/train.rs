@@ -1,0 +1,225 @@
+//! What the trainer components share: reading the model's inputs from a TransformGraph,
+//! turning a split of transformed examples into host tensors (missing numbers as 0, a missing
+//! category as its own index, rows without a label left out), a reproducible batch order, and
+//! the hyperparameters with their checks.
+
+use mlp_sdk::{Error, Invocation, Table, Tensor, Transform};
+use serde_json::{Value, json};
+
+/// A small reproducible generator (SplitMix64) for batch orders and dropout seeds.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Shuffles `v` in place (Fisher-Yates).
+    pub fn shuffle(&mut self, v: &mut [u64]) {
+        for i in (1..v.len()).rev() {
+            let j = ((u128::from(self.next_u64()) * (i as u128 + 1)) >> 64) as usize;
+            v.swap(i, j);
+        }
+    }
+}
+
+fn col(name: &str) -> Value {
+    json!({ "column": name })
+}
+
+fn call(f: &str, args: Vec<Value>) -> Value {
+    json!({ "call": { "func": f, "args": args, "named": {} } })
+}
+
+/// The model's inputs, from the transform graph: numeric features, and categorical ones with
+/// their number of categories; and the label feature's description.
+pub struct Inputs {
+    /// Numeric features, in weight order.
+    pub numeric: Vec<String>,
+    /// Categorical features and their number of categories.
+    pub categorical: Vec<(String, u64)>,
+    /// The label's type in the graph (`float64`, `int64`, `boolean`), when it is a feature.
+    pub label_type: Option<String>,
+    /// The label's number of categories, when the transform knows it.
+    pub label_categories: Option<u64>,
+}
+
+/// The inputs of a model of `label` over the features of `graph` (a graph.json).
+pub fn inputs_of(graph: &Value, label: &str) -> Result<Inputs, Error> {
+    let features = graph["features"]
+        .as_array()
+        .ok_or_else(|| Error::data("the transform graph lists no features (is it a TransformGraph's graph.json?)"))?;
+    let mut inputs = Inputs { numeric: Vec::new(), categorical: Vec::new(), label_type: None, label_categories: None };
+    for f in features {
+        let name = f["name"].as_str().unwrap_or_default().to_string();
+        if name == label {
+            inputs.label_type = f["type"].as_str().map(str::to_owned);
+            inputs.label_categories = f["categories"].as_u64();
+            continue;
+        }
+        match f["categories"].as_u64() {
+            Some(n) => inputs.categorical.push((name, n)),
+            None => inputs.numeric.push(name),
+        }
+    }
+    if inputs.numeric.is_empty() && inputs.categorical.is_empty() {
+        return Err(Error::invalid(format!("the transform has no feature besides the label `{label}` to train on")));
+    }
+    Ok(inputs)
+}
+
+/// A split, ready for training: numeric features as a host tensor, category indices in the
+/// guest (looked up per minibatch), and the label as a float column tensor.
+pub struct Split {
+    /// Rows (with a label).
+    pub rows: usize,
+    /// Numeric features, `[rows, numeric]`; `None` when there are none.
+    pub x: Option<Tensor>,
+    /// The label as floats, `[rows, 1]`.
+    pub y: Tensor,
+    /// Category indices per categorical feature (a missing one is the feature's category
+    /// count).
+    pub categories: Vec<Vec<u32>>,
+}
+
+/// One split as tensors: rows without a label are left out; missing numbers become 0 and a
+/// missing category the extra index.
+pub fn prepare(table: &Table, label: &str, inputs: &Inputs) -> Result<Split, Error> {
+    if !table.column_names().iter().any(|c| c == label) {
+        return Err(Error::invalid(format!(
+            "the examples have no label column `{label}` (columns: {})",
+            table.column_names().join(", ")
+        )));
+    }
+    let table = table.filter(&format!("not is_null({label})"))?;
+    let float = |x: f64| json!({ "lit": { "type": "float", "value": x } });
+    let int = |x: i64| json!({ "lit": { "type": "int", "value": x } });
+    let mut spec = Vec::new();
+    for (i, f) in inputs.numeric.iter().enumerate() {
+        spec.push(json!({ "name": format!("n{i}"), "expr": call("fill_null", vec![call("float", vec![col(f)]), float(0.0)]) }));
+    }
+    for (j, (f, n)) in inputs.categorical.iter().enumerate() {
+        spec.push(json!({ "name": format!("c{j}"), "expr": call("fill_null", vec![col(f), int(*n as i64)]) }));
+    }
+    spec.push(json!({ "name": "y", "expr": call("float", vec![col(label)]) }));
+    let prep = Transform::fit(&Value::Array(spec).to_string(), &table)?;
+    let t = prep.apply(&table)?;
+    let rows = t.num_rows() as usize;
+    let x = if inputs.numeric.is_empty() {
+        None
+    } else {
+        let names: Vec<String> = (0..inputs.numeric.len()).map(|i| format!("n{i}")).collect();
+        Some(Tensor::from_columns(&t, &names)?)
+    };
+    let y = Tensor::from_columns(&t, &["y".to_string()])?;
+    let mut categories = Vec::new();
+    for j in 0..inputs.categorical.len() {
+        let v = Tensor::from_columns(&t, &[format!("c{j}")])?.to_f32()?;
+        categories.push(v.into_iter().map(|x| x as u32).collect());
+    }
+    Ok(Split { rows, x, y, categories })
+}
+
+/// The `train` split, and the `eval` split when there is one with labelled rows.
+pub fn splits(ctx: &Invocation, label: &str, inputs: &Inputs) -> Result<(Split, Option<Split>), Error> {
+    let examples = ctx.input("examples").ok_or_else(|| Error::not_found("no input is bound to `examples`"))?;
+    let parts = examples.parts();
+    if !parts.iter().any(|p| p == "train") {
+        return Err(Error::invalid(format!("the examples have no `train` split (splits: {})", parts.join(", "))));
+    }
+    let train = prepare(&examples.table("train")?, label, inputs)?;
+    if train.rows == 0 {
+        return Err(Error::data("the `train` split has no rows with a label"));
+    }
+    let eval = if parts.iter().any(|p| p == "eval") {
+        Some(prepare(&examples.table("eval")?, label, inputs)?).filter(|s| s.rows > 0)
+    } else {
+        None
+    };
+    Ok((train, eval))
+}
+
+/// Hyperparameters common to the trainers, from the step's parameters and, when bound, the
+/// `hyperparameters.json` of a HyperParameters artifact (whose values win).
+#[derive(Clone, Debug)]
+pub struct Hyper {
+    /// Passes over the training split.
+    pub epochs: i64,
+    /// Adam's step size.
+    pub learning_rate: f64,
+    /// Rows per step.
+    pub batch_size: i64,
+    /// L2 penalty on the weights: `l2 / 2 · ||w||²` added to the mean loss.
+    pub l2: f64,
+    /// Seed of initialization, batch order and dropout.
+    pub seed: i64,
+    /// Every tuned value, for other trainers' own hyperparameters.
+    pub tuned: serde_json::Map<String, Value>,
+}
+
+impl Hyper {
+    /// Reads and checks the hyperparameters.
+    pub fn read(ctx: &Invocation, defaults: (i64, f64)) -> Result<Hyper, Error> {
+        let p = ctx.params()?;
+        let mut h = Hyper {
+            epochs: p.opt_int("epochs")?.unwrap_or(defaults.0),
+            learning_rate: p.opt_float("learning_rate")?.unwrap_or(defaults.1),
+            batch_size: p.opt_int("batch_size")?.unwrap_or(256),
+            l2: p.opt_float("l2")?.unwrap_or(0.0),
+            seed: p.opt_int("seed")?.unwrap_or(0),
+            tuned: serde_json::Map::new(),
+        };
+        if let Some(hp) = ctx.input("hparams") {
+            let best: Value = serde_json::from_str(&hp.json("hyperparameters.json")?)
+                .map_err(|e| Error::data(format!("hyperparameters.json is not JSON: {e}")))?;
+            if let Some(v) = best.get("epochs").and_then(Value::as_i64) {
+                h.epochs = v;
+            }
+            if let Some(v) = best.get("learning_rate").and_then(Value::as_f64) {
+                h.learning_rate = v;
+            }
+            if let Some(v) = best.get("batch_size").and_then(Value::as_i64) {
+                h.batch_size = v;
+            }
+            if let Some(v) = best.get("l2").and_then(Value::as_f64) {
+                h.l2 = v;
+            }
+            if let Value::Object(m) = best {
+                h.tuned = m;
+            }
+        }
+        if h.epochs < 1 {
+            return Err(Error::invalid(format!("`epochs` is {}; it must be at least 1", h.epochs)));
+        }
+        if h.batch_size < 1 {
+            return Err(Error::invalid(format!("`batch_size` is {}; it must be at least 1", h.batch_size)));
+        }
+        if !(h.learning_rate > 0.0 && h.learning_rate.is_finite()) {
+            return Err(Error::invalid(format!(
+                "`learning_rate` is {}; it must be a positive number",
+                h.learning_rate
+            )));
+        }
+        if !(h.l2 >= 0.0 && h.l2.is_finite()) {
+            return Err(Error::invalid(format!("`l2` is {}; it must be zero or more", h.l2)));
+        }
+        Ok(h)
+    }
+
+    /// The hyperparameters as JSON, for the model spec.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "epochs": self.epochs,
+            "learning_rate": self.learning_rate,
+            "batch_size": self.batch_size,
+            "l2": self.l2,
+            "seed": self.seed,
+            "optimizer": "adam",
+        })
+    }
+}
