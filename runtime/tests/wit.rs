@@ -66,6 +66,7 @@ fn the_table_resource_offers_the_general_kernels() {
         "[method]transform.graph-json",
         "[method]transform.apply",
         "[method]transform.apply-one-hot",
+        "[method]transform.without",
     ] {
         assert!(funcs.contains(&k), "tables lacks {k}: {funcs:?}");
     }
@@ -81,6 +82,8 @@ fn tensors_offer_the_training_kernels() {
         "[constructor]params",
         "[method]params.add",
         "[method]params.to-safetensors",
+        "[static]params.from-safetensors",
+        "[method]params.find",
         "[constructor]tape",
         "[method]tape.matmul",
         "[method]tape.unary",

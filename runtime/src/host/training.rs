@@ -178,6 +178,21 @@ impl tensors::HostParams for StepState {
         }
     }
 
+    fn from_safetensors(&mut self, file: Resource<BlobRes>) -> Fallible<Resource<ParamsRes>> {
+        let bytes = self.table.get(&file)?.0.clone();
+        match mlp_tensor::weights::from_safetensors(&bytes).and_then(|(t, _)| Params::from_tensors(t)) {
+            Ok(p) => Ok(Ok(self.table.push(ParamsRes(Some(p)))?)),
+            Err(e) => Ok(Err(terr(e))),
+        }
+    }
+
+    fn find(&mut self, h: Resource<ParamsRes>, name: String) -> R<Option<u32>> {
+        Ok(match params_of(self, &h)? {
+            Ok(p) => p.find(&name).map(|id| id.index() as u32),
+            Err(_) => None,
+        })
+    }
+
     fn drop(&mut self, h: Resource<ParamsRes>) -> R<()> {
         self.table.delete(h)?;
         Ok(())

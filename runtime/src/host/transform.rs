@@ -65,6 +65,15 @@ impl tables::HostTransform for StepState {
         }
     }
 
+    fn without(&mut self, h: Resource<TransformRes>, drop: Vec<String>) -> Fallible<Resource<TransformRes>> {
+        let c = self.table.get(&h)?.0.clone();
+        let names: Vec<&str> = drop.iter().map(String::as_str).collect();
+        match c.graph().without(&names).and_then(CompiledTransform::new) {
+            Ok(t) => Ok(Ok(self.table.push(TransformRes(Arc::new(t)))?)),
+            Err(e) => Ok(Err(terr(e))),
+        }
+    }
+
     fn apply_one_hot(&mut self, h: Resource<TransformRes>, data: Resource<TableRes>) -> Fallible<Resource<TableRes>> {
         let c = self.table.get(&h)?.0.clone();
         let t = self.table.get(&data)?.0.clone();

@@ -60,6 +60,16 @@ impl Params {
         Params { names: Vec::new(), values: Vec::new(), grads: Vec::new(), rng: Rng::new(seed) }
     }
 
+    /// A set holding `tensors` (a trained model's weights, from [`crate::weights`]).
+    pub fn from_tensors(tensors: Vec<(String, Tensor)>) -> Result<Params> {
+        let mut p = Params::new(0);
+        for (name, t) in tensors {
+            let id = p.add(&name, t.shape(), Init::Zeros)?;
+            p.set(id, t)?;
+        }
+        Ok(p)
+    }
+
     /// Adds a parameter of `shape`, initialized by `init`. Names must be unique.
     pub fn add(&mut self, name: &str, shape: &[usize], init: Init) -> Result<ParamId> {
         if self.names.iter().any(|n| n == name) {

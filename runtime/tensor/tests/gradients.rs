@@ -429,3 +429,16 @@ fn weights_round_trip_through_safetensors() {
             .contains("not a safetensors file")
     );
 }
+
+#[test]
+fn a_trained_set_reloads_from_its_weights_file() {
+    let mut p = Params::new(8);
+    p.add("w", &[2, 3], Init::HeUniform).unwrap();
+    p.add("b", &[3], Init::Uniform(0.1)).unwrap();
+    let bytes = mlp_tensor::weights::to_safetensors(&p, &Default::default()).unwrap();
+    let (tensors, _) = mlp_tensor::weights::from_safetensors(&bytes).unwrap();
+    let q = Params::from_tensors(tensors).unwrap();
+    for name in ["w", "b"] {
+        assert_eq!(q.value(q.find(name).unwrap()).unwrap(), p.value(p.find(name).unwrap()).unwrap());
+    }
+}
