@@ -8,6 +8,8 @@
 //! - [`tape`]: reverse-mode differentiation over the recorded operations.
 //! - [`optim`]: SGD with momentum, Adam and AdamW.
 //! - [`init`]: deterministic initializers from a seed.
+//! - [`model`]: trained models loaded from their artifact and applied (batch inference,
+//!   serving).
 //! - [`weights`]: parameters to and from safetensors files (the model artifact's weights).
 //!
 //! Gradients are not derived symbolically: each operation has a fused backward kernel, checked
@@ -19,6 +21,7 @@
 pub mod error;
 pub mod init;
 pub mod kernels;
+pub mod model;
 pub mod optim;
 pub mod tape;
 pub mod tensor;
