@@ -61,8 +61,8 @@ fn an_mlp_classifier_and_regressor_predict_by_their_definition() {
         let z: Vec<f32> = (0..2).map(|k| (0..3).map(|j| h[j] * wo[j * 2 + k]).sum::<f32>() + bo[k]).collect();
         let m = z[0].max(z[1]);
         let s = (z[0] - m).exp() + (z[1] - m).exp();
-        for k in 0..2 {
-            assert!((out.data()[r * 2 + k] - (z[k] - m).exp() / s).abs() < 1e-6);
+        for (k, zk) in z.iter().enumerate() {
+            assert!((out.data()[r * 2 + k] - (zk - m).exp() / s).abs() < 1e-6);
         }
     }
     // The same weights as a regressor with one output.
