@@ -88,6 +88,12 @@ fn auc(scores: &[f64], labels: &[bool]) -> f64 {
 #[test]
 fn the_example_logistic_regression_learns_and_its_model_loads_without_the_pipeline() {
     let dir = taxi("example", 30_000);
+    // Also score the evaluation split with the trained model (batch inference).
+    let mut src = std::fs::read_to_string(dir.join("train.mlp")).unwrap();
+    src.push_str(
+        "\nstep score = tab.batch_infer {\n  model = train.model\n  graph = features.graph\n  examples = ingest.out\n  splits = [\"eval\"]\n  keep_columns = [\"taxi_id\"]\n  batch_size = 1000\n}\n",
+    );
+    std::fs::write(dir.join("train.mlp"), src).unwrap();
     let (code, steps, err) = run(&dir, "train.mlp", &[]);
     assert_eq!(code, 0, "{err}");
     let model = artifact(&dir, &steps, "train", "model");
@@ -122,10 +128,13 @@ fn the_example_logistic_regression_learns_and_its_model_loads_without_the_pipeli
     let label = eval.column_by_name("big_tipper").unwrap().as_boolean();
     let mut scores = Vec::new();
     let mut labels = Vec::new();
+    let scored = split(&artifact(&dir, &steps, "score", "predictions"), "eval");
+    assert_eq!(scored.num_rows(), eval.num_rows(), "every row is scored, with or without a label");
+    let names: Vec<String> = scored.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, ["taxi_id", "prediction", "probability_0", "probability_1"]);
+    let p1 = scored.column_by_name("probability_1").unwrap().as_primitive::<Float64Type>().clone();
+    let prediction = scored.column_by_name("prediction").unwrap().as_primitive::<Float64Type>().clone();
     for r in 0..eval.num_rows() {
-        if label.is_null(r) {
-            continue;
-        }
         let mut z = f64::from(w["bias"][0]);
         for (k, f) in numeric.iter().enumerate() {
             let c = eval.column_by_name(f).unwrap();
@@ -144,7 +153,14 @@ fn the_example_logistic_regression_learns_and_its_model_loads_without_the_pipeli
             let i = if c.is_null(r) { *n } else { c.value(r) as usize };
             z += f64::from(w[&format!("embedding.{name}")][i]);
         }
-        scores.push(1.0 / (1.0 + (-z).exp()));
+        let p = 1.0 / (1.0 + (-z).exp());
+        // Batch inference computes the same probability (in f32).
+        assert!((p1.value(r) - p).abs() < 1e-5, "row {r}: scored {}, computed {p}", p1.value(r));
+        assert_eq!(prediction.value(r), if p1.value(r) >= 0.5 { 1.0 } else { 0.0 });
+        if label.is_null(r) {
+            continue;
+        }
+        scores.push(p);
         labels.push(label.value(r));
     }
     let rate = labels.iter().filter(|l| **l).count() as f64 / labels.len() as f64;
@@ -263,4 +279,44 @@ step mlp = tab.train_mlp {
     let (tensors, _) = mlp_tensor::weights::from_safetensors(blob(&mlp_model, "weights.safetensors")).unwrap();
     let names: Vec<&str> = tensors.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["layer0.bias", "layer0.weight", "layer1.bias", "layer1.weight", "output.bias", "output.weight"]);
+}
+
+/// Batch inference refuses a transform other than the model's, and unknown columns or splits.
+#[test]
+fn batch_inference_errors_name_what_does_not_fit() {
+    let dir = std::env::temp_dir().join(format!("mlp-train-{}-infer-errors", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut csv = String::from("id,x,y\n");
+    for i in 0..400 {
+        csv.push_str(&format!("{i},{},{}\n", (i % 17) as f64 / 17.0, i % 3 == 0));
+    }
+    std::fs::write(dir.join("d.csv"), csv).unwrap();
+    let src = r#"
+import "std/tabular.mlp" as tab
+step ingest = tab.csv_examples { input = "d.csv", split = { train = 8, eval = 2 }, grant read "d.csv" }
+step stats = tab.statistics { examples = ingest.out }
+step schema = tab.infer_schema { stats = stats.out }
+step f1 = tab.transform { examples = ingest.out, schema = schema.out, label = "y", features = { x2 = x * 2 } }
+step f2 = tab.transform { examples = ingest.out, schema = schema.out, label = "y", features = { x3 = x * 3 } }
+step model = tab.train_logistic { examples = f1.out, graph = f1.graph, label = "y", epochs = 1 }
+step wrong_graph = tab.batch_infer { model = model.model, graph = f2.graph, examples = ingest.out }
+step wrong_column = tab.batch_infer { model = model.model, graph = f1.graph, examples = ingest.out, keep_columns = ["idd"] }
+step wrong_split = tab.batch_infer { model = model.model, graph = f1.graph, examples = ingest.out, splits = ["test"] }
+step ok = tab.batch_infer { model = model.model, graph = f1.graph, examples = ingest.out, keep_columns = ["id"] }
+"#;
+    std::fs::write(dir.join("pipeline.mlp"), src).unwrap();
+    let (code, steps, _) = run(&dir, "pipeline.mlp", &[]);
+    assert_eq!(code, 1);
+    let error = |s: &str| steps[s]["error"].as_str().unwrap_or_default().to_string();
+    assert!(
+        error("wrong_graph").contains("pass the TransformGraph the model was trained with"),
+        "{}",
+        error("wrong_graph")
+    );
+    assert!(error("wrong_column").contains("keep column `idd`"), "{}", error("wrong_column"));
+    assert!(error("wrong_split").contains("no split `test`"), "{}", error("wrong_split"));
+    assert_eq!(steps["ok"]["status"], "succeeded", "{}", steps["ok"]);
+    let scored = artifact(&dir, &steps, "ok", "predictions");
+    assert_eq!(split(&scored, "train").num_rows() + split(&scored, "eval").num_rows(), 400);
 }

@@ -93,6 +93,8 @@ fn tensors_offer_the_training_kernels() {
         "[method]tape.softmax-cross-entropy",
         "[method]tape.mse",
         "[method]tape.backward",
+        "[static]model.load",
+        "[method]model.predict",
         "[static]optimizer.open",
         "[method]optimizer.step",
     ] {

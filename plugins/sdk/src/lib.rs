@@ -50,7 +50,9 @@ pub use bindings::mlp::plugin::context::{Artifact, Invocation, Level, Output};
 pub use bindings::mlp::plugin::tables::{
     Bucketing, Column, ColumnStats, ColumnValues, Decoder, Histogram, Profiler, SortKey, Table, Transform, ValueCount,
 };
-pub use bindings::mlp::plugin::tensors::{BinaryOp, Init, Optimizer, Params as ModelParams, Tape, Tensor, UnaryOp};
+pub use bindings::mlp::plugin::tensors::{
+    BinaryOp, Init, Model, Optimizer, Params as ModelParams, Tape, Tensor, UnaryOp,
+};
 pub use bindings::mlp::plugin::types::{ComponentInfo, DataType, Error, ErrorKind, Field, Param, Port};
 pub use params::Params;
 

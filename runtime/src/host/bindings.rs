@@ -18,6 +18,7 @@ wasmtime::component::bindgen!({
         "mlp:plugin/tensors.params": super::state::ParamsRes,
         "mlp:plugin/tensors.tape": super::state::TapeRes,
         "mlp:plugin/tensors.optimizer": super::state::OptimizerRes,
+        "mlp:plugin/tensors.model": super::state::ModelRes,
         "mlp:plugin/context.artifact": super::state::ArtifactRes,
         "mlp:plugin/context.output": super::state::OutputRes,
         "mlp:plugin/context.invocation": super::state::InvocationRes,

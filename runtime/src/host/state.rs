@@ -16,6 +16,8 @@ pub struct TensorRes(pub mlp_tensor::Tensor);
 pub struct ParamsRes(pub Option<mlp_tensor::Params>);
 /// A tape of one forward pass.
 pub struct TapeRes(pub mlp_tensor::Tape);
+/// A trained model.
+pub struct ModelRes(pub std::sync::Arc<mlp_tensor::model::Model>);
 /// An optimizer.
 pub enum OptimizerRes {
     /// SGD with momentum.

@@ -7,7 +7,7 @@
 
 use super::bindings::mlp::plugin::{tensors, types};
 use super::imports::{usize_of, werr};
-use super::state::{BlobRes, OptimizerRes, ParamsRes, StepState, TableRes, TapeRes, TensorRes};
+use super::state::{BlobRes, ModelRes, OptimizerRes, ParamsRes, StepState, TableRes, TapeRes, TensorRes};
 use mlp_tensor::init::Init;
 use mlp_tensor::optim::{Adam, Sgd};
 use mlp_tensor::{ParamId, Params, Tape, Tensor, TensorError, Var};
@@ -386,6 +386,144 @@ impl tensors::HostOptimizer for StepState {
     }
 
     fn drop(&mut self, h: Resource<OptimizerRes>) -> R<()> {
+        self.table.delete(h)?;
+        Ok(())
+    }
+}
+
+/// The model's inputs from one batch of features: numeric columns as a row-major matrix
+/// (missing as 0), categorical ones as indices (missing as the category count).
+fn model_inputs(
+    m: &mlp_tensor::model::Model,
+    batch: &arrow_array::RecordBatch,
+) -> Result<(Option<Tensor>, Vec<Vec<usize>>), String> {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int64Type};
+    use arrow_schema::DataType;
+    let rows = batch.num_rows();
+    let column = |name: &str, to: &DataType| -> Result<arrow_array::ArrayRef, String> {
+        let c = batch.column_by_name(name).ok_or_else(|| {
+            format!(
+                "the features have no column `{name}`, which the model reads; apply the transform it was trained with"
+            )
+        })?;
+        arrow_cast::cast(c, to).map_err(|e| format!("column `{name}`: {e}"))
+    };
+    let numeric = if m.numeric().is_empty() {
+        None
+    } else {
+        let d = m.numeric().len();
+        let mut x = vec![0f32; rows * d];
+        for (j, name) in m.numeric().iter().enumerate() {
+            let c = column(name, &DataType::Float64)?;
+            for (r, v) in c.as_primitive::<Float64Type>().iter().enumerate() {
+                x[r * d + j] = v.unwrap_or(0.0) as f32;
+            }
+        }
+        Some(Tensor::new(&[rows, d], x).map_err(|e| e.to_string())?)
+    };
+    let mut categories = Vec::with_capacity(m.categorical().len());
+    for (name, count) in m.categorical() {
+        let c = column(name, &DataType::Int64)?;
+        categories.push(
+            c.as_primitive::<Int64Type>()
+                .iter()
+                .map(|v| v.and_then(|v| usize::try_from(v).ok()).map_or(*count, |v| v.min(*count)))
+                .collect(),
+        );
+    }
+    Ok((numeric, categories))
+}
+
+/// The predictions table of one batch.
+fn predictions(
+    m: &mlp_tensor::model::Model,
+    batch: &arrow_array::RecordBatch,
+) -> Result<arrow_array::RecordBatch, String> {
+    use arrow_array::{ArrayRef, Float64Array};
+    use arrow_schema::{DataType, Field, Schema};
+    use mlp_tensor::model::Task;
+    let rows = batch.num_rows();
+    let (x, cats) = model_inputs(m, batch)?;
+    let out = m.predict(rows, x.as_ref(), &cats).map_err(|e| e.to_string())?;
+    let mut fields = vec![Field::new("prediction", DataType::Float64, false)];
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    match m.task() {
+        Task::Classification(classes) => {
+            let k = classes.len().max(1);
+            let probs = out.data();
+            let pred: Vec<f64> = probs
+                .chunks(k)
+                .map(|row| {
+                    let best = row
+                        .iter()
+                        .enumerate()
+                        .fold((0, f32::NEG_INFINITY), |b, (i, v)| if *v > b.1 { (i, *v) } else { b });
+                    classes.get(best.0).copied().unwrap_or(f64::NAN)
+                })
+                .collect();
+            columns.push(std::sync::Arc::new(Float64Array::from(pred)));
+            for (j, c) in classes.iter().enumerate() {
+                fields.push(Field::new(format!("probability_{c}"), DataType::Float64, false));
+                let p: Vec<f64> = probs.chunks(k).map(|row| f64::from(row[j])).collect();
+                columns.push(std::sync::Arc::new(Float64Array::from(p)));
+            }
+        }
+        Task::Regression { .. } => {
+            columns.push(std::sync::Arc::new(Float64Array::from(
+                out.data().iter().map(|v| f64::from(*v)).collect::<Vec<_>>(),
+            )));
+        }
+    }
+    arrow_array::RecordBatch::try_new_with_options(
+        std::sync::Arc::new(Schema::new(fields)),
+        columns,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
+    )
+    .map_err(|e| e.to_string())
+}
+
+impl tensors::HostModel for StepState {
+    fn load(&mut self, spec_json: String, weights: Resource<BlobRes>) -> Fallible<Resource<ModelRes>> {
+        let bytes = self.table.get(&weights)?.0.clone();
+        match mlp_tensor::model::Model::load(&spec_json, &bytes) {
+            Ok(m) => Ok(Ok(self.table.push(ModelRes(std::sync::Arc::new(m)))?)),
+            Err(e) => Ok(Err(terr(e))),
+        }
+    }
+
+    fn label(&mut self, h: Resource<ModelRes>) -> R<String> {
+        Ok(self.table.get(&h)?.0.label().to_string())
+    }
+
+    fn transform_digest(&mut self, h: Resource<ModelRes>) -> R<Option<String>> {
+        Ok(self.table.get(&h)?.0.transform_digest().map(str::to_owned))
+    }
+
+    fn predict(&mut self, h: Resource<ModelRes>, features: Resource<TableRes>) -> Fallible<Resource<TableRes>> {
+        let m = self.table.get(&h)?.0.clone();
+        let t = self.table.get(&features)?.0.clone();
+        let bad = |message: String| Error { kind: types::ErrorKind::InvalidArgument, message, detail: None };
+        let batches = if t.batches().is_empty() {
+            vec![arrow_array::RecordBatch::new_empty(t.schema().clone())]
+        } else {
+            t.batches().to_vec()
+        };
+        let mut out = Vec::with_capacity(batches.len());
+        for b in &batches {
+            match predictions(&m, b) {
+                Ok(p) => out.push(p),
+                Err(e) => return Ok(Err(bad(e))),
+            }
+        }
+        let schema = out[0].schema();
+        match mlp_kernels::Table::new(schema, out) {
+            Ok(table) => Ok(Ok(self.table.push(TableRes(table))?)),
+            Err(e) => Ok(Err(bad(e))),
+        }
+    }
+
+    fn drop(&mut self, h: Resource<ModelRes>) -> R<()> {
         self.table.delete(h)?;
         Ok(())
     }
