@@ -320,3 +320,75 @@ step ok = tab.batch_infer { model = model.model, graph = f1.graph, examples = in
     let scored = artifact(&dir, &steps, "ok", "predictions");
     assert_eq!(split(&scored, "train").num_rows() + split(&scored, "eval").num_rows(), 400);
 }
+
+/// A linear target: the linear regression recovers its coefficients (in the label's units,
+/// through the model's own prediction path: batch inference), and with gross outliers in the
+/// training labels the Huber loss stays closer to the truth than the squared loss.
+#[test]
+fn linear_regression_recovers_coefficients_and_huber_resists_outliers() {
+    let dir = std::env::temp_dir().join(format!("mlp-train-{}-linear", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut csv = String::from("id,a,b,y\n");
+    let mut s = 99u64;
+    let mut unit = || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for i in 0..5_000 {
+        let (a, b) = (unit() * 4.0 - 2.0, unit() * 4.0 - 2.0);
+        let mut y = 3.0 * a - 2.0 * b + 10.0 + (unit() - 0.5) * 0.2;
+        // One row in twenty has a wildly wrong label.
+        if i % 20 == 0 {
+            y += 40.0;
+        }
+        csv.push_str(&format!("{i},{a:.5},{b:.5},{y:.5}\n"));
+    }
+    std::fs::write(dir.join("lin.csv"), csv).unwrap();
+    let src = r#"
+import "std/tabular.mlp" as tab
+step ingest = tab.csv_examples { input = "lin.csv", split = { train = 8, eval = 2 }, split_key = "id", grant read "lin.csv" }
+step stats = tab.statistics { examples = ingest.out }
+step schema = tab.infer_schema { stats = stats.out }
+step features = tab.transform { examples = ingest.out, schema = schema.out, label = "y", features = { y = y, a = a, b = b } }
+step squared = tab.train_linear { examples = features.out, graph = features.graph, label = "y", epochs = 30, learning_rate = 0.003, batch_size = 64 }
+step huber = tab.train_linear { examples = features.out, graph = features.graph, label = "y", loss = "huber", epochs = 30, learning_rate = 0.003, batch_size = 64 }
+step probe = tab.batch_infer { model = huber.model, graph = features.graph, examples = ingest.out, splits = ["eval"], keep_columns = ["a", "b"] }
+"#;
+    std::fs::write(dir.join("pipeline.mlp"), src).unwrap();
+    let (code, steps, err) = run(&dir, "pipeline.mlp", &[]);
+    assert_eq!(code, 0, "{err}");
+    // Coefficients in the label's units: w · std.
+    let coefficients = |step: &str| {
+        let m = artifact(&dir, &steps, step, "model");
+        let spec: serde_json::Value = serde_json::from_slice(blob(&m, "model.json")).unwrap();
+        assert_eq!(spec["kind"], "linear_regression");
+        let std = spec["label_scaling"]["std"].as_f64().unwrap();
+        let (t, _) = mlp_tensor::weights::from_safetensors(blob(&m, "weights.safetensors")).unwrap();
+        let w = &t.iter().find(|(n, _)| n == "weights").unwrap().1;
+        assert_eq!(spec["inputs"]["numeric"], serde_json::json!(["a", "b"]));
+        (f64::from(w.data()[0]) * std, f64::from(w.data()[1]) * std)
+    };
+    let (sa, sb) = coefficients("squared");
+    let (ha, hb) = coefficients("huber");
+    eprintln!("squared: {sa:.3}, {sb:.3}; huber: {ha:.3}, {hb:.3} (truth 3, -2)");
+    let err_sq = (sa - 3.0).abs() + (sb + 2.0).abs();
+    let err_hu = (ha - 3.0).abs() + (hb + 2.0).abs();
+    assert!(err_hu < 0.2, "Huber coefficients {ha}, {hb}");
+    assert!(err_hu < err_sq, "Huber {err_hu} should beat squared {err_sq} with outliers");
+    // Batch inference predicts in the label's units: a clean row's prediction is near the truth.
+    let scored = split(&artifact(&dir, &steps, "probe", "predictions"), "eval");
+    let (a, b) = (
+        scored.column_by_name("a").unwrap().as_primitive::<Float64Type>().clone(),
+        scored.column_by_name("b").unwrap().as_primitive::<Float64Type>().clone(),
+    );
+    let pred = scored.column_by_name("prediction").unwrap().as_primitive::<Float64Type>().clone();
+    let close = (0..scored.num_rows())
+        .filter(|&r| (pred.value(r) - (3.0 * a.value(r) - 2.0 * b.value(r) + 10.0)).abs() < 2.0)
+        .count();
+    assert!(
+        close as f64 > 0.9 * scored.num_rows() as f64,
+        "{close} of {} predictions near the truth",
+        scored.num_rows()
+    );
+}

@@ -306,6 +306,11 @@ impl tensors::HostTape for StepState {
         self.record(&h, |tape| tape.mse(var(p), t))
     }
 
+    fn huber(&mut self, h: Resource<TapeRes>, p: u32, targets: Resource<TensorRes>, delta: f32) -> Fallible<u32> {
+        let t = self.tensor(&targets)?;
+        self.record(&h, |tape| tape.huber(var(p), t, delta))
+    }
+
     fn value(&mut self, h: Resource<TapeRes>, v: u32) -> Fallible<Resource<TensorRes>> {
         let r = self.table.get(&h)?.0.value(var(v)).cloned().map_err(terr);
         self.push_tensor(r)

@@ -134,3 +134,21 @@ pub fn mse(p: &[f32], t: &[f32], grad: Option<&mut [f32]>) -> f32 {
     }
     (loss / f64::from(n)) as f32
 }
+
+/// Huber loss with threshold `delta`, mean over rows: `r²/2` for `|r| <= delta`, else
+/// `delta (|r| - delta/2)`, with `r = p - t`; its gradient `clip(r, -delta, delta) / n` into
+/// `grad` when given.
+pub fn huber(p: &[f32], t: &[f32], delta: f32, grad: Option<&mut [f32]>) -> f32 {
+    let n = p.len().max(1) as f32;
+    let mut loss = 0f64;
+    for (a, b) in p.iter().zip(t) {
+        let r = a - b;
+        loss += f64::from(if r.abs() <= delta { 0.5 * r * r } else { delta * (r.abs() - 0.5 * delta) });
+    }
+    if let Some(g) = grad {
+        for i in 0..p.len() {
+            g[i] = (p[i] - t[i]).clamp(-delta, delta) / n;
+        }
+    }
+    (loss / f64::from(n)) as f32
+}

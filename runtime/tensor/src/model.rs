@@ -8,7 +8,8 @@
 //!
 //! - `logistic_regression`: `[rows, 2]`, the probabilities of the label being false and true;
 //! - `mlp`, classification: `[rows, classes]`, softmax probabilities in `classes` order;
-//! - `mlp`, regression: `[rows, 1]`, the prediction in the label's units.
+//! - `mlp` regression and `linear_regression`: `[rows, 1]`, the prediction in the label's
+//!   units.
 
 use crate::error::{Result, invalid, shape};
 use crate::tape::{Params, Tape, Var};
@@ -70,6 +71,13 @@ impl Model {
             .unwrap_or_default();
         let (task, hidden) = match kind.as_str() {
             "logistic_regression" => (Task::Classification(vec![0.0, 1.0]), 0),
+            "linear_regression" => (
+                Task::Regression {
+                    mean: spec["label_scaling"]["mean"].as_f64().unwrap_or(0.0),
+                    std: spec["label_scaling"]["std"].as_f64().unwrap_or(1.0),
+                },
+                0,
+            ),
             "mlp" => {
                 let hidden = spec["hidden"].as_array().map_or(0, Vec::len);
                 let task = match spec["task"].as_str() {
@@ -111,7 +119,7 @@ impl Model {
 
     fn first_layer(&self) -> &'static str {
         match (self.kind.as_str(), self.hidden) {
-            ("logistic_regression", _) => "",
+            ("logistic_regression" | "linear_regression", _) => "",
             (_, 0) => "output.",
             _ => "layer0.",
         }

@@ -179,6 +179,7 @@ enum Op {
     BceLogits { z: Var, t: Tensor, w: Option<Tensor> },
     SoftmaxCe { z: Var, labels: Vec<usize>, w: Option<Tensor> },
     Mse { p: Var, t: Tensor },
+    Huber { p: Var, t: Tensor, delta: f32 },
 }
 
 /// The operations of one forward pass, in order.
@@ -465,6 +466,18 @@ impl Tape {
         Ok(self.push(Tensor::scalar(loss), Op::Mse { p, t: targets }))
     }
 
+    /// Huber loss of predictions `p` against targets of the same size, threshold `delta`: a
+    /// scalar, squared near the target and linear beyond `delta` (robust to outliers).
+    pub fn huber(&mut self, p: Var, targets: Tensor, delta: f32) -> Result<Var> {
+        if !(delta.is_finite() && delta > 0.0) {
+            return Err(invalid("huber", format!("the threshold must be a positive number, not {delta}")));
+        }
+        let rows = self.get(p)?.len();
+        self.targets("huber", p, &targets, None, rows)?;
+        let loss = kernels::huber(self.get(p)?.data(), targets.data(), delta, None);
+        Ok(self.push(Tensor::scalar(loss), Op::Huber { p, t: targets, delta }))
+    }
+
     /// Backpropagates from `loss` (a single value): adds `d loss / d p` into the gradient of
     /// every parameter `p` recorded on this tape.
     pub fn backward(&self, loss: Var, params: &mut Params) -> Result<()> {
@@ -592,6 +605,12 @@ impl Tape {
                     kernels::softmax_cross_entropy(val(*z), labels, c, w.as_ref().map(Tensor::data), Some(&mut d));
                     d.iter_mut().for_each(|x| *x *= g[0]);
                     add(&mut grads, *z, d);
+                }
+                Op::Huber { p, t, delta } => {
+                    let mut d = vec![0f32; t.len()];
+                    kernels::huber(val(*p), t.data(), *delta, Some(&mut d));
+                    d.iter_mut().for_each(|x| *x *= g[0]);
+                    add(&mut grads, *p, d);
                 }
                 Op::Mse { p, t } => {
                     let mut d = vec![0f32; t.len()];

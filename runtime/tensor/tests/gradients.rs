@@ -201,6 +201,11 @@ fn loss_gradients_match_finite_differences() {
         let zv = t.param(p, z).unwrap();
         t.mse(zv, target.clone()).unwrap()
     });
+    // Both sides of Huber's threshold: residuals up to about 5 with delta 1.
+    check_grad("huber", &mut p, &|t, p| {
+        let zv = t.param(p, z).unwrap();
+        t.huber(zv, target.clone(), 1.0).unwrap()
+    });
 }
 
 #[test]

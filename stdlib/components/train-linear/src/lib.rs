@@ -1,0 +1,248 @@
+//! `train_linear` (std/tabular.mlp): a linear regression trained by minibatch Adam on the
+//! `train` split of transformed examples, with squared or Huber loss (robust to outliers) on
+//! the standardized label. The loop runs here, in the guest; every kernel
+//! (minibatch gathers, matrix products, the loss and its gradient, the optimizer) runs in the
+//! host through the `tensors` interface.
+//!
+//! The TransformGraph says which columns are features: a categorical feature (one that knows
+//! its number of categories, such as a `vocabulary` or a `bucketize`) gets one weight per
+//! category, looked up by index (the same model as one-hot encoding, without building the
+//! one-hot matrix); every other feature is a number with one weight. Missing values: a
+//! missing number counts as 0 (a z-scored feature's mean), a missing category has its own
+//! weight. The label's rows with no label are left out. The label is standardized with its
+//! training mean and standard deviation (recorded as `label_scaling`), so one learning rate
+//! fits labels of any scale and Huber's threshold is one standard deviation.
+//!
+//! The model artifact holds `weights.safetensors` (the parameters: `weights` `[d, 1]` in the
+//! order of `model.json`'s numeric features, `bias` `[1]`, and `embedding.NAME`
+//! `[categories + 1, 1]` per categorical feature) and `model.json` (the architecture, the
+//! feature order, the label, the digest of the transform it expects, the hyperparameters and
+//! the loss of every epoch). A prediction is `(weights · numeric + Σ embedding[category] +
+//! bias) · std + mean`.
+
+use mlp_sdk::*;
+use mlp_std_common::train::{Hyper, Rng, Split, inputs_of, splits};
+use serde_json::{Value, json};
+
+struct TrainLinear;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Loss {
+    Squared,
+    Huber,
+}
+
+/// The model's parameters.
+struct Model {
+    params: ModelParams,
+    weights: Option<u32>,
+    bias: u32,
+    embeddings: Vec<u32>,
+}
+
+impl Model {
+    /// The logits of rows `idx` of `split` (all rows when `None`) on `tape`, and the values
+    /// the L2 penalty covers.
+    fn logits(&self, tape: &Tape, split: &Split, idx: Option<&[u64]>) -> Result<(u32, Vec<u32>), Error> {
+        let mut z: Option<u32> = None;
+        let mut penalized = Vec::new();
+        if let (Some(x), Some(w)) = (&split.x, self.weights) {
+            let xb = match idx {
+                Some(i) => x.gather_rows(i)?,
+                None => x.rows(0, split.rows as u64)?,
+            };
+            let xv = tape.input(&xb);
+            let wv = tape.param(&self.params, w)?;
+            penalized.push(wv);
+            z = Some(tape.matmul(xv, wv)?);
+        }
+        for (j, &e) in self.embeddings.iter().enumerate() {
+            let ev = tape.param(&self.params, e)?;
+            penalized.push(ev);
+            let cats = &split.categories[j];
+            let rows: Vec<u32> = match idx {
+                Some(i) => i.iter().map(|&r| cats[r as usize]).collect(),
+                None => cats.clone(),
+            };
+            let g = tape.gather(ev, &rows)?;
+            z = Some(match z {
+                Some(z) => tape.binary(BinaryOp::Add, z, g)?,
+                None => g,
+            });
+        }
+        let bv = tape.param(&self.params, self.bias)?;
+        let z = z.ok_or_else(|| Error::invalid("the model has no inputs"))?;
+        Ok((tape.binary(BinaryOp::AddRow, z, bv)?, penalized))
+    }
+
+    /// The loss of rows `idx` (all when `None`) against the standardized label `y`, with the
+    /// L2 penalty when `l2 > 0`.
+    #[allow(clippy::too_many_arguments)]
+    fn loss(
+        &self,
+        tape: &Tape,
+        split: &Split,
+        y: &Tensor,
+        kind: Loss,
+        idx: Option<&[u64]>,
+        l2: f32,
+    ) -> Result<u32, Error> {
+        let (z, penalized) = self.logits(tape, split, idx)?;
+        let y = match idx {
+            Some(i) => y.gather_rows(i)?,
+            None => y.rows(0, split.rows as u64)?,
+        };
+        let mut loss = match kind {
+            Loss::Squared => tape.mse(z, &y)?,
+            Loss::Huber => tape.huber(z, &y, 1.0)?,
+        };
+        if l2 > 0.0 {
+            for p in penalized {
+                let s = tape.unary(UnaryOp::SumSquares, p)?;
+                let s = tape.scale(s, l2 / 2.0)?;
+                loss = tape.binary(BinaryOp::Add, loss, s)?;
+            }
+        }
+        Ok(loss)
+    }
+}
+
+impl Plugin for TrainLinear {
+    fn describe() -> ComponentInfo {
+        info("train_linear", env!("CARGO_PKG_VERSION"))
+            .doc("A linear regression trained by minibatch Adam on the train split.")
+            .input("examples", "Examples")
+            .input("graph", "TransformGraph")
+            .optional_input("hparams", "HyperParameters")
+            .param("label", "string")
+            .param_default("epochs", "int", r#"{"type": "int", "value": 10}"#)
+            .param_default("learning_rate", "float", r#"{"type": "float", "value": 0.01}"#)
+            .param_default("batch_size", "int", r#"{"type": "int", "value": 256}"#)
+            .param_default("l2", "float", r#"{"type": "float", "value": 0.0}"#)
+            .param_default("loss", "string", r#"{"type": "string", "value": "squared"}"#)
+            .param_default("seed", "int", r#"{"type": "int", "value": 0}"#)
+            .output("model", "Model")
+            .build()
+    }
+
+    fn run(ctx: &Invocation) -> Result<(), Error> {
+        let label = ctx.params()?.string("label")?;
+        let h = Hyper::read(ctx, (10, 0.01))?;
+        let kind = match ctx.params()?.opt_string("loss")?.as_deref().unwrap_or("squared") {
+            "squared" => Loss::Squared,
+            "huber" => Loss::Huber,
+            other => return Err(Error::invalid(format!("`loss` is `{other}`; use \"squared\" or \"huber\""))),
+        };
+        let graph_artifact = ctx.require_input("graph")?;
+        let graph: Value = serde_json::from_str(&graph_artifact.json("graph.json")?)
+            .map_err(|e| Error::data(format!("graph.json is not JSON: {e}")))?;
+        let inputs = inputs_of(&graph, &label)?;
+        let (train, eval) = splits(ctx, &label, &inputs)?;
+        // The label, standardized with the training mean and standard deviation.
+        let y_train = train.y.to_f32()?;
+        let n = y_train.len() as f64;
+        let mean = y_train.iter().map(|v| f64::from(*v)).sum::<f64>() / n;
+        let var = y_train.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / n;
+        let std = if var > 0.0 { var.sqrt() } else { 1.0 };
+        let scale = |split: &Split| -> Result<Tensor, Error> {
+            let v: Vec<f32> = split.y.to_f32()?.iter().map(|y| ((f64::from(*y) - mean) / std) as f32).collect();
+            Tensor::from_f32(&[split.rows as u64, 1], &v)
+        };
+        let y_scaled = scale(&train)?;
+        let eval_y = match &eval {
+            Some(e) => Some(scale(e)?),
+            None => None,
+        };
+
+        let params = ModelParams::new(h.seed as u64);
+        let weights = if inputs.numeric.is_empty() {
+            None
+        } else {
+            Some(params.add("weights", &[inputs.numeric.len() as u64, 1], Init::Zeros)?)
+        };
+        let bias = params.add("bias", &[1], Init::Zeros)?;
+        let mut embeddings = Vec::new();
+        for (name, n) in &inputs.categorical {
+            embeddings.push(params.add(&format!("embedding.{name}"), &[n + 1, 1], Init::Zeros)?);
+        }
+        let model = Model { params, weights, bias, embeddings };
+        let opt = Optimizer::open("adam", &json!({ "learning_rate": h.learning_rate }).to_string())?;
+        let l2 = h.l2 as f32;
+
+        let mut rng = Rng(h.seed as u64);
+        let mut order: Vec<u64> = (0..train.rows as u64).collect();
+        let mut history = Vec::new();
+        for epoch in 0..h.epochs {
+            rng.shuffle(&mut order);
+            let mut total = 0f64;
+            for batch in order.chunks(h.batch_size as usize) {
+                model.params.zero_grads();
+                let tape = Tape::new();
+                let loss = model.loss(&tape, &train, &y_scaled, kind, Some(batch), l2)?;
+                total += f64::from(tape.item(loss)?) * batch.len() as f64;
+                tape.backward(loss, &model.params)?;
+                opt.step(&model.params)?;
+            }
+            let train_loss = total / train.rows as f64;
+            ctx.metric("train_loss", epoch as u64, train_loss);
+            let eval_loss = match (&eval, &eval_y) {
+                (Some(e), Some(y)) => {
+                    let tape = Tape::new();
+                    let l = model.loss(&tape, e, y, kind, None, 0.0)?;
+                    let v = f64::from(tape.item(l)?);
+                    ctx.metric("eval_loss", epoch as u64, v);
+                    Some(v)
+                }
+                _ => None,
+            };
+            history.push(json!({ "epoch": epoch + 1, "train_loss": train_loss, "eval_loss": eval_loss }));
+            ctx.progress((epoch + 1) as f32 / h.epochs as f32, &format!("epoch {}", epoch + 1));
+        }
+
+        let out = ctx.output("model")?;
+        let meta = vec![
+            ("format".to_string(), "mlp.model".to_string()),
+            ("kind".to_string(), "linear_regression".to_string()),
+        ];
+        let blob = model.params.to_safetensors(&meta)?;
+        out.put_blob("weights.safetensors", &blob)?;
+        let last = history.last().cloned().unwrap_or_default();
+        let spec = json!({
+            "format": "mlp.model",
+            "version": 1,
+            "kind": "linear_regression",
+            "label": label,
+            "loss": if kind == Loss::Squared { "squared" } else { "huber" },
+            "label_scaling": { "mean": mean, "std": std },
+            "inputs": {
+                "numeric": inputs.numeric,
+                "categorical": inputs.categorical.iter().map(|(n, c)| json!({ "name": n, "categories": c })).collect::<Vec<_>>(),
+            },
+            "missing": "a missing number counts as 0; a missing category is index `categories` (its own weight)",
+            "output": "(weights · numeric + sum of embedding[category] + bias) * label_scaling.std + label_scaling.mean",
+            "transform": { "digest": graph_artifact.digest(), "features": graph["features"].as_array().map(|f| f.iter().map(|f| f["name"].clone()).collect::<Vec<_>>()) },
+            "hyperparameters": h.to_json(),
+            "training": { "rows": train.rows, "eval_rows": eval.as_ref().map(|e| e.rows), "history": history },
+        });
+        out.put_json("model.json", &spec.to_string())?;
+        out.set_property("kind", "\"linear_regression\"")?;
+        out.set_property("label", &json!(label).to_string())?;
+        out.set_property("transform", &json!(graph_artifact.digest()).to_string())?;
+        out.set_property("train_loss", &last["train_loss"].to_string())?;
+        if !last["eval_loss"].is_null() {
+            out.set_property("eval_loss", &last["eval_loss"].to_string())?;
+        }
+        ctx.info(&format!(
+            "linear regression on {} rows, {} numeric and {} categorical features, {} epochs: train loss {:.4}{}",
+            train.rows,
+            inputs.numeric.len(),
+            inputs.categorical.len(),
+            h.epochs,
+            last["train_loss"].as_f64().unwrap_or(f64::NAN),
+            last["eval_loss"].as_f64().map(|e| format!(", eval loss {e:.4}")).unwrap_or_default()
+        ));
+        Ok(())
+    }
+}
+
+export!(TrainLinear);
