@@ -3,7 +3,7 @@
 //! category as its own index, rows without a label left out), a reproducible batch order, and
 //! the hyperparameters with their checks.
 
-use mlp_sdk::{Error, Invocation, Table, Tensor, Transform};
+use mlp_sdk::{BinaryOp, Error, Init, Invocation, ModelParams, Table, Tape, Tensor, Transform, UnaryOp};
 use serde_json::{Value, json};
 
 /// A small reproducible generator (SplitMix64) for batch orders and dropout seeds.
@@ -222,4 +222,89 @@ impl Hyper {
             "optimizer": "adam",
         })
     }
+}
+
+/// A linear model over the inputs: one weight per numeric feature (`weights`, `[d, 1]`), one
+/// per category of each categorical feature (`embedding.NAME`, `[categories + 1, 1]`), and a
+/// `bias`; all start at zero. Logistic and linear regression share it; only their losses and
+/// outputs differ.
+pub struct Linear {
+    /// The parameters.
+    pub params: ModelParams,
+    weights: Option<u32>,
+    bias: u32,
+    embeddings: Vec<u32>,
+}
+
+impl Linear {
+    /// The model's parameters for `inputs`, seeded with `seed`.
+    pub fn new(inputs: &Inputs, seed: u64) -> Result<Linear, Error> {
+        let params = ModelParams::new(seed);
+        let weights = if inputs.numeric.is_empty() {
+            None
+        } else {
+            Some(params.add("weights", &[inputs.numeric.len() as u64, 1], Init::Zeros)?)
+        };
+        let bias = params.add("bias", &[1], Init::Zeros)?;
+        let mut embeddings = Vec::new();
+        for (name, n) in &inputs.categorical {
+            embeddings.push(params.add(&format!("embedding.{name}"), &[n + 1, 1], Init::Zeros)?);
+        }
+        Ok(Linear { params, weights, bias, embeddings })
+    }
+
+    /// The linear output of rows `idx` of `split` (all rows when `None`) on `tape`, and the
+    /// values the L2 penalty covers.
+    pub fn output(&self, tape: &Tape, split: &Split, idx: Option<&[u64]>) -> Result<(u32, Vec<u32>), Error> {
+        let mut z: Option<u32> = None;
+        let mut penalized = Vec::new();
+        if let (Some(x), Some(w)) = (&split.x, self.weights) {
+            let xb = match idx {
+                Some(i) => x.gather_rows(i)?,
+                None => x.rows(0, split.rows as u64)?,
+            };
+            let xv = tape.input(&xb);
+            let wv = tape.param(&self.params, w)?;
+            penalized.push(wv);
+            z = Some(tape.matmul(xv, wv)?);
+        }
+        for (j, &e) in self.embeddings.iter().enumerate() {
+            let ev = tape.param(&self.params, e)?;
+            penalized.push(ev);
+            let cats = &split.categories[j];
+            let rows: Vec<u32> = match idx {
+                Some(i) => i.iter().map(|&r| cats[r as usize]).collect(),
+                None => cats.clone(),
+            };
+            let g = tape.gather(ev, &rows)?;
+            z = Some(match z {
+                Some(z) => tape.binary(BinaryOp::Add, z, g)?,
+                None => g,
+            });
+        }
+        let bv = tape.param(&self.params, self.bias)?;
+        let z = z.ok_or_else(|| Error::invalid("the model has no inputs"))?;
+        Ok((tape.binary(BinaryOp::AddRow, z, bv)?, penalized))
+    }
+}
+
+/// Rows `idx` of `t` (all `rows` when `None`).
+pub fn rows_of(t: &Tensor, rows: usize, idx: Option<&[u64]>) -> Result<Tensor, Error> {
+    match idx {
+        Some(i) => t.gather_rows(i),
+        None => t.rows(0, rows as u64),
+    }
+}
+
+/// `loss + l2 / 2 · Σ ||p||²` over `penalized`, when `l2 > 0`.
+pub fn with_l2(tape: &Tape, loss: u32, penalized: &[u32], l2: f32) -> Result<u32, Error> {
+    let mut loss = loss;
+    if l2 > 0.0 {
+        for &p in penalized {
+            let s = tape.unary(UnaryOp::SumSquares, p)?;
+            let s = tape.scale(s, l2 / 2.0)?;
+            loss = tape.binary(BinaryOp::Add, loss, s)?;
+        }
+    }
+    Ok(loss)
 }

@@ -21,7 +21,7 @@
 //! bias) · std + mean`.
 
 use mlp_sdk::*;
-use mlp_std_common::train::{Hyper, Rng, Split, inputs_of, splits};
+use mlp_std_common::train::{Hyper, Linear, Rng, Split, inputs_of, rows_of, splits, with_l2};
 use serde_json::{Value, json};
 
 struct TrainLinear;
@@ -32,79 +32,24 @@ enum Loss {
     Huber,
 }
 
-/// The model's parameters.
-struct Model {
-    params: ModelParams,
-    weights: Option<u32>,
-    bias: u32,
-    embeddings: Vec<u32>,
-}
-
-impl Model {
-    /// The logits of rows `idx` of `split` (all rows when `None`) on `tape`, and the values
-    /// the L2 penalty covers.
-    fn logits(&self, tape: &Tape, split: &Split, idx: Option<&[u64]>) -> Result<(u32, Vec<u32>), Error> {
-        let mut z: Option<u32> = None;
-        let mut penalized = Vec::new();
-        if let (Some(x), Some(w)) = (&split.x, self.weights) {
-            let xb = match idx {
-                Some(i) => x.gather_rows(i)?,
-                None => x.rows(0, split.rows as u64)?,
-            };
-            let xv = tape.input(&xb);
-            let wv = tape.param(&self.params, w)?;
-            penalized.push(wv);
-            z = Some(tape.matmul(xv, wv)?);
-        }
-        for (j, &e) in self.embeddings.iter().enumerate() {
-            let ev = tape.param(&self.params, e)?;
-            penalized.push(ev);
-            let cats = &split.categories[j];
-            let rows: Vec<u32> = match idx {
-                Some(i) => i.iter().map(|&r| cats[r as usize]).collect(),
-                None => cats.clone(),
-            };
-            let g = tape.gather(ev, &rows)?;
-            z = Some(match z {
-                Some(z) => tape.binary(BinaryOp::Add, z, g)?,
-                None => g,
-            });
-        }
-        let bv = tape.param(&self.params, self.bias)?;
-        let z = z.ok_or_else(|| Error::invalid("the model has no inputs"))?;
-        Ok((tape.binary(BinaryOp::AddRow, z, bv)?, penalized))
-    }
-
-    /// The loss of rows `idx` (all when `None`) against the standardized label `y`, with the
-    /// L2 penalty when `l2 > 0`.
-    #[allow(clippy::too_many_arguments)]
-    fn loss(
-        &self,
-        tape: &Tape,
-        split: &Split,
-        y: &Tensor,
-        kind: Loss,
-        idx: Option<&[u64]>,
-        l2: f32,
-    ) -> Result<u32, Error> {
-        let (z, penalized) = self.logits(tape, split, idx)?;
-        let y = match idx {
-            Some(i) => y.gather_rows(i)?,
-            None => y.rows(0, split.rows as u64)?,
-        };
-        let mut loss = match kind {
-            Loss::Squared => tape.mse(z, &y)?,
-            Loss::Huber => tape.huber(z, &y, 1.0)?,
-        };
-        if l2 > 0.0 {
-            for p in penalized {
-                let s = tape.unary(UnaryOp::SumSquares, p)?;
-                let s = tape.scale(s, l2 / 2.0)?;
-                loss = tape.binary(BinaryOp::Add, loss, s)?;
-            }
-        }
-        Ok(loss)
-    }
+/// The loss of rows `idx` (all when `None`) against the standardized label `y`, with the L2
+/// penalty when `l2 > 0`.
+fn loss(
+    model: &Linear,
+    tape: &Tape,
+    split: &Split,
+    y: &Tensor,
+    kind: Loss,
+    idx: Option<&[u64]>,
+    l2: f32,
+) -> Result<u32, Error> {
+    let (z, penalized) = model.output(tape, split, idx)?;
+    let y = rows_of(y, split.rows, idx)?;
+    let loss = match kind {
+        Loss::Squared => tape.mse(z, &y)?,
+        Loss::Huber => tape.huber(z, &y, 1.0)?,
+    };
+    with_l2(tape, loss, &penalized, l2)
 }
 
 impl Plugin for TrainLinear {
@@ -154,18 +99,7 @@ impl Plugin for TrainLinear {
             None => None,
         };
 
-        let params = ModelParams::new(h.seed as u64);
-        let weights = if inputs.numeric.is_empty() {
-            None
-        } else {
-            Some(params.add("weights", &[inputs.numeric.len() as u64, 1], Init::Zeros)?)
-        };
-        let bias = params.add("bias", &[1], Init::Zeros)?;
-        let mut embeddings = Vec::new();
-        for (name, n) in &inputs.categorical {
-            embeddings.push(params.add(&format!("embedding.{name}"), &[n + 1, 1], Init::Zeros)?);
-        }
-        let model = Model { params, weights, bias, embeddings };
+        let model = Linear::new(&inputs, h.seed as u64)?;
         let opt = Optimizer::open("adam", &json!({ "learning_rate": h.learning_rate }).to_string())?;
         let l2 = h.l2 as f32;
 
@@ -178,7 +112,7 @@ impl Plugin for TrainLinear {
             for batch in order.chunks(h.batch_size as usize) {
                 model.params.zero_grads();
                 let tape = Tape::new();
-                let loss = model.loss(&tape, &train, &y_scaled, kind, Some(batch), l2)?;
+                let loss = loss(&model, &tape, &train, &y_scaled, kind, Some(batch), l2)?;
                 total += f64::from(tape.item(loss)?) * batch.len() as f64;
                 tape.backward(loss, &model.params)?;
                 opt.step(&model.params)?;
@@ -188,7 +122,7 @@ impl Plugin for TrainLinear {
             let eval_loss = match (&eval, &eval_y) {
                 (Some(e), Some(y)) => {
                     let tape = Tape::new();
-                    let l = model.loss(&tape, e, y, kind, None, 0.0)?;
+                    let l = loss(&model, &tape, e, y, kind, None, 0.0)?;
                     let v = f64::from(tape.item(l)?);
                     ctx.metric("eval_loss", epoch as u64, v);
                     Some(v)

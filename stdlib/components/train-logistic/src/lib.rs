@@ -17,71 +17,17 @@
 //! the loss of every epoch).
 
 use mlp_sdk::*;
-use mlp_std_common::train::{Hyper, Rng, Split, inputs_of, splits};
+use mlp_std_common::train::{Hyper, Linear, Rng, Split, inputs_of, rows_of, splits, with_l2};
 use serde_json::{Value, json};
 
 struct TrainLogistic;
 
-/// The model's parameters.
-struct Model {
-    params: ModelParams,
-    weights: Option<u32>,
-    bias: u32,
-    embeddings: Vec<u32>,
-}
-
-impl Model {
-    /// The logits of rows `idx` of `split` (all rows when `None`) on `tape`, and the values
-    /// the L2 penalty covers.
-    fn logits(&self, tape: &Tape, split: &Split, idx: Option<&[u64]>) -> Result<(u32, Vec<u32>), Error> {
-        let mut z: Option<u32> = None;
-        let mut penalized = Vec::new();
-        if let (Some(x), Some(w)) = (&split.x, self.weights) {
-            let xb = match idx {
-                Some(i) => x.gather_rows(i)?,
-                None => x.rows(0, split.rows as u64)?,
-            };
-            let xv = tape.input(&xb);
-            let wv = tape.param(&self.params, w)?;
-            penalized.push(wv);
-            z = Some(tape.matmul(xv, wv)?);
-        }
-        for (j, &e) in self.embeddings.iter().enumerate() {
-            let ev = tape.param(&self.params, e)?;
-            penalized.push(ev);
-            let cats = &split.categories[j];
-            let rows: Vec<u32> = match idx {
-                Some(i) => i.iter().map(|&r| cats[r as usize]).collect(),
-                None => cats.clone(),
-            };
-            let g = tape.gather(ev, &rows)?;
-            z = Some(match z {
-                Some(z) => tape.binary(BinaryOp::Add, z, g)?,
-                None => g,
-            });
-        }
-        let bv = tape.param(&self.params, self.bias)?;
-        let z = z.ok_or_else(|| Error::invalid("the model has no inputs"))?;
-        Ok((tape.binary(BinaryOp::AddRow, z, bv)?, penalized))
-    }
-
-    /// The loss of rows `idx` (all when `None`), with the L2 penalty when `l2 > 0`.
-    fn loss(&self, tape: &Tape, split: &Split, idx: Option<&[u64]>, l2: f32) -> Result<u32, Error> {
-        let (z, penalized) = self.logits(tape, split, idx)?;
-        let y = match idx {
-            Some(i) => split.y.gather_rows(i)?,
-            None => split.y.rows(0, split.rows as u64)?,
-        };
-        let mut loss = tape.bce_with_logits(z, &y, None)?;
-        if l2 > 0.0 {
-            for p in penalized {
-                let s = tape.unary(UnaryOp::SumSquares, p)?;
-                let s = tape.scale(s, l2 / 2.0)?;
-                loss = tape.binary(BinaryOp::Add, loss, s)?;
-            }
-        }
-        Ok(loss)
-    }
+/// The loss of rows `idx` (all when `None`), with the L2 penalty when `l2 > 0`.
+fn loss(model: &Linear, tape: &Tape, split: &Split, idx: Option<&[u64]>, l2: f32) -> Result<u32, Error> {
+    let (z, penalized) = model.output(tape, split, idx)?;
+    let y = rows_of(&split.y, split.rows, idx)?;
+    let loss = tape.bce_with_logits(z, &y, None)?;
+    with_l2(tape, loss, &penalized, l2)
 }
 
 impl Plugin for TrainLogistic {
@@ -110,18 +56,7 @@ impl Plugin for TrainLogistic {
         let inputs = inputs_of(&graph, &label)?;
         let (train, eval) = splits(ctx, &label, &inputs)?;
 
-        let params = ModelParams::new(h.seed as u64);
-        let weights = if inputs.numeric.is_empty() {
-            None
-        } else {
-            Some(params.add("weights", &[inputs.numeric.len() as u64, 1], Init::Zeros)?)
-        };
-        let bias = params.add("bias", &[1], Init::Zeros)?;
-        let mut embeddings = Vec::new();
-        for (name, n) in &inputs.categorical {
-            embeddings.push(params.add(&format!("embedding.{name}"), &[n + 1, 1], Init::Zeros)?);
-        }
-        let model = Model { params, weights, bias, embeddings };
+        let model = Linear::new(&inputs, h.seed as u64)?;
         let opt = Optimizer::open("adam", &json!({ "learning_rate": h.learning_rate }).to_string())?;
         let l2 = h.l2 as f32;
 
@@ -134,7 +69,7 @@ impl Plugin for TrainLogistic {
             for batch in order.chunks(h.batch_size as usize) {
                 model.params.zero_grads();
                 let tape = Tape::new();
-                let loss = model.loss(&tape, &train, Some(batch), l2)?;
+                let loss = loss(&model, &tape, &train, Some(batch), l2)?;
                 total += f64::from(tape.item(loss)?) * batch.len() as f64;
                 tape.backward(loss, &model.params)?;
                 opt.step(&model.params)?;
@@ -144,7 +79,7 @@ impl Plugin for TrainLogistic {
             let eval_loss = match &eval {
                 Some(e) => {
                     let tape = Tape::new();
-                    let l = model.loss(&tape, e, None, 0.0)?;
+                    let l = loss(&model, &tape, e, None, 0.0)?;
                     let v = f64::from(tape.item(l)?);
                     ctx.metric("eval_loss", epoch as u64, v);
                     Some(v)
