@@ -3,7 +3,7 @@
 //! category as its own index, rows without a label left out), a reproducible batch order, and
 //! the hyperparameters with their checks.
 
-use mlp_sdk::{BinaryOp, Error, Init, Invocation, ModelParams, Table, Tape, Tensor, Transform, UnaryOp};
+use mlp_sdk::{BinaryOp, Error, Init, Invocation, ModelParams, Optimizer, Table, Tape, Tensor, Transform, UnaryOp};
 use serde_json::{Value, json};
 
 /// A small reproducible generator (SplitMix64) for batch orders and dropout seeds.
@@ -307,4 +307,50 @@ pub fn with_l2(tape: &Tape, loss: u32, penalized: &[u32], l2: f32) -> Result<u32
         }
     }
     Ok(loss)
+}
+
+/// Minibatch Adam over `rows` training rows for `h.epochs` epochs, in a seeded order: each
+/// step zeroes the gradients, records `loss(tape, Some(batch))`, backpropagates and updates;
+/// after each epoch `loss(tape, None)` on the evaluation split (when `has_eval`) gives the
+/// evaluation loss. Reports `train_loss` / `eval_loss` metrics and progress; returns the
+/// history, one record per epoch. `loss` gets `true` for training batches (with the L2
+/// penalty) and `false` for the evaluation pass.
+pub fn fit(
+    ctx: &Invocation,
+    params: &ModelParams,
+    h: &Hyper,
+    rows: usize,
+    has_eval: bool,
+    loss: impl Fn(&Tape, Option<&[u64]>, bool) -> Result<u32, Error>,
+) -> Result<Vec<Value>, Error> {
+    let opt = Optimizer::open("adam", &json!({ "learning_rate": h.learning_rate }).to_string())?;
+    let mut rng = Rng(h.seed as u64);
+    let mut order: Vec<u64> = (0..rows as u64).collect();
+    let mut history = Vec::new();
+    for epoch in 0..h.epochs {
+        rng.shuffle(&mut order);
+        let mut total = 0f64;
+        for batch in order.chunks(h.batch_size as usize) {
+            params.zero_grads();
+            let tape = Tape::new();
+            let l = loss(&tape, Some(batch), true)?;
+            total += f64::from(tape.item(l)?) * batch.len() as f64;
+            tape.backward(l, params)?;
+            opt.step(params)?;
+        }
+        let train_loss = total / rows as f64;
+        ctx.metric("train_loss", epoch as u64, train_loss);
+        let eval_loss = if has_eval {
+            let tape = Tape::new();
+            let l = loss(&tape, None, false)?;
+            let v = f64::from(tape.item(l)?);
+            ctx.metric("eval_loss", epoch as u64, v);
+            Some(v)
+        } else {
+            None
+        };
+        history.push(json!({ "epoch": epoch + 1, "train_loss": train_loss, "eval_loss": eval_loss }));
+        ctx.progress((epoch + 1) as f32 / h.epochs as f32, &format!("epoch {}", epoch + 1));
+    }
+    Ok(history)
 }

@@ -21,7 +21,7 @@
 //! bias) · std + mean`.
 
 use mlp_sdk::*;
-use mlp_std_common::train::{Hyper, Linear, Rng, Split, inputs_of, rows_of, splits, with_l2};
+use mlp_std_common::train::{Hyper, Linear, Split, fit, inputs_of, rows_of, splits, with_l2};
 use serde_json::{Value, json};
 
 struct TrainLinear;
@@ -100,38 +100,14 @@ impl Plugin for TrainLinear {
         };
 
         let model = Linear::new(&inputs, h.seed as u64)?;
-        let opt = Optimizer::open("adam", &json!({ "learning_rate": h.learning_rate }).to_string())?;
         let l2 = h.l2 as f32;
-
-        let mut rng = Rng(h.seed as u64);
-        let mut order: Vec<u64> = (0..train.rows as u64).collect();
-        let mut history = Vec::new();
-        for epoch in 0..h.epochs {
-            rng.shuffle(&mut order);
-            let mut total = 0f64;
-            for batch in order.chunks(h.batch_size as usize) {
-                model.params.zero_grads();
-                let tape = Tape::new();
-                let loss = loss(&model, &tape, &train, &y_scaled, kind, Some(batch), l2)?;
-                total += f64::from(tape.item(loss)?) * batch.len() as f64;
-                tape.backward(loss, &model.params)?;
-                opt.step(&model.params)?;
+        let history = fit(ctx, &model.params, &h, train.rows, eval.is_some(), |tape, idx, training| {
+            match (training, &eval, &eval_y) {
+                (true, _, _) => loss(&model, tape, &train, &y_scaled, kind, idx, l2),
+                (false, Some(e), Some(y)) => loss(&model, tape, e, y, kind, None, 0.0),
+                _ => Err(Error::invalid("no evaluation split")),
             }
-            let train_loss = total / train.rows as f64;
-            ctx.metric("train_loss", epoch as u64, train_loss);
-            let eval_loss = match (&eval, &eval_y) {
-                (Some(e), Some(y)) => {
-                    let tape = Tape::new();
-                    let l = loss(&model, &tape, e, y, kind, None, 0.0)?;
-                    let v = f64::from(tape.item(l)?);
-                    ctx.metric("eval_loss", epoch as u64, v);
-                    Some(v)
-                }
-                _ => None,
-            };
-            history.push(json!({ "epoch": epoch + 1, "train_loss": train_loss, "eval_loss": eval_loss }));
-            ctx.progress((epoch + 1) as f32 / h.epochs as f32, &format!("epoch {}", epoch + 1));
-        }
+        })?;
 
         let out = ctx.output("model")?;
         let meta = vec![

@@ -17,7 +17,7 @@
 //! the loss of every epoch).
 
 use mlp_sdk::*;
-use mlp_std_common::train::{Hyper, Linear, Rng, Split, inputs_of, rows_of, splits, with_l2};
+use mlp_std_common::train::{Hyper, Linear, Split, fit, inputs_of, rows_of, splits, with_l2};
 use serde_json::{Value, json};
 
 struct TrainLogistic;
@@ -57,38 +57,13 @@ impl Plugin for TrainLogistic {
         let (train, eval) = splits(ctx, &label, &inputs)?;
 
         let model = Linear::new(&inputs, h.seed as u64)?;
-        let opt = Optimizer::open("adam", &json!({ "learning_rate": h.learning_rate }).to_string())?;
         let l2 = h.l2 as f32;
-
-        let mut rng = Rng(h.seed as u64);
-        let mut order: Vec<u64> = (0..train.rows as u64).collect();
-        let mut history = Vec::new();
-        for epoch in 0..h.epochs {
-            rng.shuffle(&mut order);
-            let mut total = 0f64;
-            for batch in order.chunks(h.batch_size as usize) {
-                model.params.zero_grads();
-                let tape = Tape::new();
-                let loss = loss(&model, &tape, &train, Some(batch), l2)?;
-                total += f64::from(tape.item(loss)?) * batch.len() as f64;
-                tape.backward(loss, &model.params)?;
-                opt.step(&model.params)?;
-            }
-            let train_loss = total / train.rows as f64;
-            ctx.metric("train_loss", epoch as u64, train_loss);
-            let eval_loss = match &eval {
-                Some(e) => {
-                    let tape = Tape::new();
-                    let l = loss(&model, &tape, e, None, 0.0)?;
-                    let v = f64::from(tape.item(l)?);
-                    ctx.metric("eval_loss", epoch as u64, v);
-                    Some(v)
-                }
-                None => None,
-            };
-            history.push(json!({ "epoch": epoch + 1, "train_loss": train_loss, "eval_loss": eval_loss }));
-            ctx.progress((epoch + 1) as f32 / h.epochs as f32, &format!("epoch {}", epoch + 1));
-        }
+        let history =
+            fit(ctx, &model.params, &h, train.rows, eval.is_some(), |tape, idx, training| match (training, &eval) {
+                (true, _) => loss(&model, tape, &train, idx, l2),
+                (false, Some(e)) => loss(&model, tape, e, None, 0.0),
+                (false, None) => Err(Error::invalid("no evaluation split")),
+            })?;
 
         let out = ctx.output("model")?;
         let meta = vec![
