@@ -508,23 +508,9 @@ impl tensors::HostModel for StepState {
     fn predict(&mut self, h: Resource<ModelRes>, features: Resource<TableRes>) -> Fallible<Resource<TableRes>> {
         let m = self.table.get(&h)?.0.clone();
         let t = self.table.get(&features)?.0.clone();
-        let bad = |message: String| Error { kind: types::ErrorKind::InvalidArgument, message, detail: None };
-        let batches = if t.batches().is_empty() {
-            vec![arrow_array::RecordBatch::new_empty(t.schema().clone())]
-        } else {
-            t.batches().to_vec()
-        };
-        let mut out = Vec::with_capacity(batches.len());
-        for b in &batches {
-            match predictions(&m, b) {
-                Ok(p) => out.push(p),
-                Err(e) => return Ok(Err(bad(e))),
-            }
-        }
-        let schema = out[0].schema();
-        match mlp_kernels::Table::new(schema, out) {
+        match super::transform::map_batches(&t, |b| predictions(&m, b)) {
             Ok(table) => Ok(Ok(self.table.push(TableRes(table))?)),
-            Err(e) => Ok(Err(bad(e))),
+            Err(e) => Ok(Err(e)),
         }
     }
 

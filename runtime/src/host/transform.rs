@@ -17,15 +17,17 @@ fn terr(e: TransformError) -> types::Error {
 }
 
 /// Applies `f` to every batch of `table`; the result has the schema of the first output (or
-/// of `f` over an empty batch when the table has none).
-fn map_batches(
+/// of `f` over an empty batch when the table has none). An error of `f` is the guest's
+/// (`InvalidArgument`).
+pub(super) fn map_batches<E: std::fmt::Display>(
     table: &Table,
-    f: impl Fn(&arrow_array::RecordBatch) -> Result<arrow_array::RecordBatch, TransformError>,
+    f: impl Fn(&arrow_array::RecordBatch) -> Result<arrow_array::RecordBatch, E>,
 ) -> Result<Table, types::Error> {
+    let bad = |e: E| types::Error { kind: types::ErrorKind::InvalidArgument, message: e.to_string(), detail: None };
     let batches = if table.batches().is_empty() {
-        vec![f(&arrow_array::RecordBatch::new_empty(table.schema().clone())).map_err(terr)?]
+        vec![f(&arrow_array::RecordBatch::new_empty(table.schema().clone())).map_err(bad)?]
     } else {
-        table.batches().iter().map(&f).collect::<Result<Vec<_>, _>>().map_err(terr)?
+        table.batches().iter().map(&f).collect::<Result<Vec<_>, _>>().map_err(bad)?
     };
     let schema = batches[0].schema();
     Table::new(schema, batches).map_err(|m| types::Error { kind: types::ErrorKind::Other, message: m, detail: None })

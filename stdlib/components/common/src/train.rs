@@ -3,7 +3,9 @@
 //! category as its own index, rows without a label left out), a reproducible batch order, and
 //! the hyperparameters with their checks.
 
-use mlp_sdk::{BinaryOp, Error, Init, Invocation, ModelParams, Optimizer, Table, Tape, Tensor, Transform, UnaryOp};
+use mlp_sdk::{
+    BinaryOp, Error, Init, Invocation, ModelParams, Optimizer, Output, Table, Tape, Tensor, Transform, UnaryOp,
+};
 use serde_json::{Value, json};
 
 /// A small reproducible generator (SplitMix64) for batch orders and dropout seeds.
@@ -256,36 +258,126 @@ impl Linear {
     /// The linear output of rows `idx` of `split` (all rows when `None`) on `tape`, and the
     /// values the L2 penalty covers.
     pub fn output(&self, tape: &Tape, split: &Split, idx: Option<&[u64]>) -> Result<(u32, Vec<u32>), Error> {
-        let mut z: Option<u32> = None;
-        let mut penalized = Vec::new();
-        if let (Some(x), Some(w)) = (&split.x, self.weights) {
-            let xb = match idx {
-                Some(i) => x.gather_rows(i)?,
-                None => x.rows(0, split.rows as u64)?,
-            };
-            let xv = tape.input(&xb);
-            let wv = tape.param(&self.params, w)?;
-            penalized.push(wv);
-            z = Some(tape.matmul(xv, wv)?);
-        }
-        for (j, &e) in self.embeddings.iter().enumerate() {
-            let ev = tape.param(&self.params, e)?;
-            penalized.push(ev);
-            let cats = &split.categories[j];
-            let rows: Vec<u32> = match idx {
-                Some(i) => i.iter().map(|&r| cats[r as usize]).collect(),
-                None => cats.clone(),
-            };
-            let g = tape.gather(ev, &rows)?;
-            z = Some(match z {
-                Some(z) => tape.binary(BinaryOp::Add, z, g)?,
-                None => g,
-            });
-        }
-        let bv = tape.param(&self.params, self.bias)?;
-        let z = z.ok_or_else(|| Error::invalid("the model has no inputs"))?;
-        Ok((tape.binary(BinaryOp::AddRow, z, bv)?, penalized))
+        input_layer(tape, &self.params, self.weights, &self.embeddings, self.bias, split, idx)
     }
+}
+
+/// A dense layer over a split's inputs: `x · weight + Σ embedding_f[category_f] + bias` for
+/// rows `idx` (all when `None`), and the values the L2 penalty covers (the weight and the
+/// embeddings). The first layer of every trainer's model.
+pub fn input_layer(
+    tape: &Tape,
+    params: &ModelParams,
+    weight: Option<u32>,
+    embeddings: &[u32],
+    bias: u32,
+    split: &Split,
+    idx: Option<&[u64]>,
+) -> Result<(u32, Vec<u32>), Error> {
+    let mut z: Option<u32> = None;
+    let mut penalized = Vec::new();
+    if let (Some(x), Some(w)) = (&split.x, weight) {
+        let xv = tape.input(&rows_of(x, split.rows, idx)?);
+        let wv = tape.param(params, w)?;
+        penalized.push(wv);
+        z = Some(tape.matmul(xv, wv)?);
+    }
+    for (j, &e) in embeddings.iter().enumerate() {
+        let ev = tape.param(params, e)?;
+        penalized.push(ev);
+        let cats = &split.categories[j];
+        let rows: Vec<u32> = match idx {
+            Some(i) => i.iter().map(|&r| cats[r as usize]).collect(),
+            None => cats.clone(),
+        };
+        let g = tape.gather(ev, &rows)?;
+        z = Some(match z {
+            Some(z) => tape.binary(BinaryOp::Add, z, g)?,
+            None => g,
+        });
+    }
+    let bv = tape.param(params, bias)?;
+    let z = z.ok_or_else(|| Error::invalid("the model has no inputs"))?;
+    Ok((tape.binary(BinaryOp::AddRow, z, bv)?, penalized))
+}
+
+/// A label's standardization: its training mean and standard deviation (1 for a constant).
+#[derive(Clone, Copy, Debug)]
+pub struct Scaling {
+    /// The training mean.
+    pub mean: f64,
+    /// The training standard deviation.
+    pub std: f64,
+}
+
+impl Scaling {
+    /// The scaling of `values`.
+    pub fn of(values: &[f32]) -> Scaling {
+        let n = values.len().max(1) as f64;
+        let mean = values.iter().map(|v| f64::from(*v)).sum::<f64>() / n;
+        let var = values.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / n;
+        Scaling { mean, std: if var > 0.0 { var.sqrt() } else { 1.0 } }
+    }
+
+    /// A split's label, standardized, as a `[rows, 1]` tensor.
+    pub fn apply(&self, split: &Split) -> Result<Tensor, Error> {
+        let v: Vec<f32> = split.y.to_f32()?.iter().map(|y| ((f64::from(*y) - self.mean) / self.std) as f32).collect();
+        Tensor::from_f32(&[split.rows as u64, 1], &v)
+    }
+
+    /// As `model.json` records it.
+    pub fn to_json(&self) -> Value {
+        json!({ "mean": self.mean, "std": self.std })
+    }
+}
+
+/// Writes a model artifact on the `model` output: `weights.safetensors` (with the kind in its
+/// metadata) and `model.json` (the format, version, kind, label, inputs and the transform's
+/// digest and features, then `fields`), and the properties `kind`, `label`, `transform` and
+/// the `train_loss`, `eval_loss` and `eval_accuracy` of `kept` (the epoch whose weights these
+/// are) when known. Returns the output, for more properties.
+#[allow(clippy::too_many_arguments)]
+pub fn write_model(
+    ctx: &Invocation,
+    params: &ModelParams,
+    kind: &str,
+    label: &str,
+    inputs: &Inputs,
+    graph_digest: &str,
+    graph: &Value,
+    fields: Value,
+    kept: &Value,
+) -> Result<Output, Error> {
+    let out = ctx.output("model")?;
+    let meta = vec![("format".to_string(), "mlp.model".to_string()), ("kind".to_string(), kind.to_string())];
+    out.put_blob("weights.safetensors", &params.to_safetensors(&meta)?)?;
+    let mut spec = json!({
+        "format": "mlp.model",
+        "version": 1,
+        "kind": kind,
+        "label": label,
+        "inputs": {
+            "numeric": inputs.numeric,
+            "categorical": inputs.categorical.iter().map(|(n, c)| json!({ "name": n, "categories": c })).collect::<Vec<_>>(),
+        },
+        "transform": {
+            "digest": graph_digest,
+            "features": graph["features"].as_array().map(|f| f.iter().map(|f| f["name"].clone()).collect::<Vec<_>>()),
+        },
+    });
+    if let (Value::Object(spec), Value::Object(fields)) = (&mut spec, fields) {
+        spec.extend(fields);
+    }
+    out.put_json("model.json", &spec.to_string())?;
+    out.set_property("kind", &json!(kind).to_string())?;
+    out.set_property("label", &json!(label).to_string())?;
+    out.set_property("transform", &json!(graph_digest).to_string())?;
+    for key in ["train_loss", "eval_loss", "eval_accuracy"] {
+        if let Some(v) = kept.get(key).filter(|v| !v.is_null()) {
+            out.set_property(key, &v.to_string())?;
+        }
+    }
+    Ok(out)
 }
 
 /// Rows `idx` of `t` (all `rows` when `None`).

@@ -21,7 +21,7 @@
 //! bias) · std + mean`.
 
 use mlp_sdk::*;
-use mlp_std_common::train::{Hyper, Linear, Split, fit, inputs_of, rows_of, splits, with_l2};
+use mlp_std_common::train::{Hyper, Linear, Scaling, Split, fit, inputs_of, rows_of, splits, with_l2, write_model};
 use serde_json::{Value, json};
 
 struct TrainLinear;
@@ -84,18 +84,10 @@ impl Plugin for TrainLinear {
         let inputs = inputs_of(&graph, &label)?;
         let (train, eval) = splits(ctx, &label, &inputs)?;
         // The label, standardized with the training mean and standard deviation.
-        let y_train = train.y.to_f32()?;
-        let n = y_train.len() as f64;
-        let mean = y_train.iter().map(|v| f64::from(*v)).sum::<f64>() / n;
-        let var = y_train.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / n;
-        let std = if var > 0.0 { var.sqrt() } else { 1.0 };
-        let scale = |split: &Split| -> Result<Tensor, Error> {
-            let v: Vec<f32> = split.y.to_f32()?.iter().map(|y| ((f64::from(*y) - mean) / std) as f32).collect();
-            Tensor::from_f32(&[split.rows as u64, 1], &v)
-        };
-        let y_scaled = scale(&train)?;
+        let scaling = Scaling::of(&train.y.to_f32()?);
+        let y_scaled = scaling.apply(&train)?;
         let eval_y = match &eval {
-            Some(e) => Some(scale(e)?),
+            Some(e) => Some(scaling.apply(e)?),
             None => None,
         };
 
@@ -109,39 +101,26 @@ impl Plugin for TrainLinear {
             }
         })?;
 
-        let out = ctx.output("model")?;
-        let meta = vec![
-            ("format".to_string(), "mlp.model".to_string()),
-            ("kind".to_string(), "linear_regression".to_string()),
-        ];
-        let blob = model.params.to_safetensors(&meta)?;
-        out.put_blob("weights.safetensors", &blob)?;
         let last = history.last().cloned().unwrap_or_default();
-        let spec = json!({
-            "format": "mlp.model",
-            "version": 1,
-            "kind": "linear_regression",
-            "label": label,
+        let fields = json!({
             "loss": if kind == Loss::Squared { "squared" } else { "huber" },
-            "label_scaling": { "mean": mean, "std": std },
-            "inputs": {
-                "numeric": inputs.numeric,
-                "categorical": inputs.categorical.iter().map(|(n, c)| json!({ "name": n, "categories": c })).collect::<Vec<_>>(),
-            },
+            "label_scaling": scaling.to_json(),
             "missing": "a missing number counts as 0; a missing category is index `categories` (its own weight)",
             "output": "(weights · numeric + sum of embedding[category] + bias) * label_scaling.std + label_scaling.mean",
-            "transform": { "digest": graph_artifact.digest(), "features": graph["features"].as_array().map(|f| f.iter().map(|f| f["name"].clone()).collect::<Vec<_>>()) },
             "hyperparameters": h.to_json(),
             "training": { "rows": train.rows, "eval_rows": eval.as_ref().map(|e| e.rows), "history": history },
         });
-        out.put_json("model.json", &spec.to_string())?;
-        out.set_property("kind", "\"linear_regression\"")?;
-        out.set_property("label", &json!(label).to_string())?;
-        out.set_property("transform", &json!(graph_artifact.digest()).to_string())?;
-        out.set_property("train_loss", &last["train_loss"].to_string())?;
-        if !last["eval_loss"].is_null() {
-            out.set_property("eval_loss", &last["eval_loss"].to_string())?;
-        }
+        write_model(
+            ctx,
+            &model.params,
+            "linear_regression",
+            &label,
+            &inputs,
+            &graph_artifact.digest(),
+            &graph,
+            fields,
+            &last,
+        )?;
         ctx.info(&format!(
             "linear regression on {} rows, {} numeric and {} categorical features, {} epochs: train loss {:.4}{}",
             train.rows,

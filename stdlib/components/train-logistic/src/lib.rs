@@ -17,7 +17,7 @@
 //! the loss of every epoch).
 
 use mlp_sdk::*;
-use mlp_std_common::train::{Hyper, Linear, Split, fit, inputs_of, rows_of, splits, with_l2};
+use mlp_std_common::train::{Hyper, Linear, Split, fit, inputs_of, rows_of, splits, with_l2, write_model};
 use serde_json::{Value, json};
 
 struct TrainLogistic;
@@ -65,37 +65,24 @@ impl Plugin for TrainLogistic {
                 (false, None) => Err(Error::invalid("no evaluation split")),
             })?;
 
-        let out = ctx.output("model")?;
-        let meta = vec![
-            ("format".to_string(), "mlp.model".to_string()),
-            ("kind".to_string(), "logistic_regression".to_string()),
-        ];
-        let blob = model.params.to_safetensors(&meta)?;
-        out.put_blob("weights.safetensors", &blob)?;
         let last = history.last().cloned().unwrap_or_default();
-        let spec = json!({
-            "format": "mlp.model",
-            "version": 1,
-            "kind": "logistic_regression",
-            "label": label,
-            "inputs": {
-                "numeric": inputs.numeric,
-                "categorical": inputs.categorical.iter().map(|(n, c)| json!({ "name": n, "categories": c })).collect::<Vec<_>>(),
-            },
+        let fields = json!({
             "missing": "a missing number counts as 0; a missing category is index `categories` (its own weight)",
             "output": "probability of the label being true: sigmoid(weights · numeric + sum of embedding[category] + bias)",
-            "transform": { "digest": graph_artifact.digest(), "features": graph["features"].as_array().map(|f| f.iter().map(|f| f["name"].clone()).collect::<Vec<_>>()) },
             "hyperparameters": h.to_json(),
             "training": { "rows": train.rows, "eval_rows": eval.as_ref().map(|e| e.rows), "history": history },
         });
-        out.put_json("model.json", &spec.to_string())?;
-        out.set_property("kind", "\"logistic_regression\"")?;
-        out.set_property("label", &json!(label).to_string())?;
-        out.set_property("transform", &json!(graph_artifact.digest()).to_string())?;
-        out.set_property("train_loss", &last["train_loss"].to_string())?;
-        if !last["eval_loss"].is_null() {
-            out.set_property("eval_loss", &last["eval_loss"].to_string())?;
-        }
+        write_model(
+            ctx,
+            &model.params,
+            "logistic_regression",
+            &label,
+            &inputs,
+            &graph_artifact.digest(),
+            &graph,
+            fields,
+            &last,
+        )?;
         ctx.info(&format!(
             "logistic regression on {} rows, {} numeric and {} categorical features, {} epochs: train loss {:.4}{}",
             train.rows,

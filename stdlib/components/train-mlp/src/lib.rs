@@ -17,7 +17,7 @@
 //! digest, hyperparameters, per-epoch losses and the epoch kept).
 
 use mlp_sdk::*;
-use mlp_std_common::train::{Hyper, Rng, Split, inputs_of, splits};
+use mlp_std_common::train::{Hyper, Rng, Scaling, Split, input_layer, inputs_of, rows_of, splits, write_model};
 use serde_json::{Value, json};
 
 struct TrainMlp;
@@ -60,37 +60,10 @@ impl Model {
         idx: Option<&[u64]>,
         dropout: Option<(f32, &mut Rng)>,
     ) -> Result<(u32, Vec<u32>), Error> {
-        let mut penalized = Vec::new();
-        let rows_of = |cats: &Vec<u32>| -> Vec<u32> {
-            match idx {
-                Some(i) => i.iter().map(|&r| cats[r as usize]).collect(),
-                None => cats.clone(),
-            }
-        };
         // The first layer (or the output layer when there is no hidden layer) reads the inputs.
         let first = self.layers.first().unwrap_or(&self.output);
-        let mut h: Option<u32> = None;
-        if let (Some(x), Some(w)) = (&split.x, first.weight) {
-            let xb = match idx {
-                Some(i) => x.gather_rows(i)?,
-                None => x.rows(0, split.rows as u64)?,
-            };
-            let xv = tape.input(&xb);
-            let wv = tape.param(&self.params, w)?;
-            penalized.push(wv);
-            h = Some(tape.matmul(xv, wv)?);
-        }
-        for (j, &e) in first.embeddings.iter().enumerate() {
-            let ev = tape.param(&self.params, e)?;
-            penalized.push(ev);
-            let g = tape.gather(ev, &rows_of(&split.categories[j]))?;
-            h = Some(match h {
-                Some(h) => tape.binary(BinaryOp::Add, h, g)?,
-                None => g,
-            });
-        }
-        let bv = tape.param(&self.params, first.bias)?;
-        let mut h = tape.binary(BinaryOp::AddRow, h.ok_or_else(|| Error::invalid("the model has no inputs"))?, bv)?;
+        let (mut h, mut penalized) =
+            input_layer(tape, &self.params, first.weight, &first.embeddings, first.bias, split, idx)?;
         if self.layers.is_empty() {
             return Ok((h, penalized));
         }
@@ -134,19 +107,14 @@ impl Model {
                     Some(i) => i.iter().map(|&r| targets.classes[r as usize]).collect(),
                     None => targets.classes.clone(),
                 };
-                let w = match (&targets.weights, idx) {
-                    (Some(w), Some(i)) => Some(w.gather_rows(i)?),
-                    (Some(w), None) => Some(w.rows(0, split.rows as u64)?),
-                    (None, _) => None,
+                let w = match &targets.weights {
+                    Some(w) => Some(rows_of(w, split.rows, idx)?),
+                    None => None,
                 };
                 tape.softmax_cross_entropy(z, &labels, w.as_ref())?
             }
             Task::Regression => {
-                let y = targets.scaled.as_ref().expect("regression targets");
-                let y = match idx {
-                    Some(i) => y.gather_rows(i)?,
-                    None => y.rows(0, split.rows as u64)?,
-                };
+                let y = rows_of(targets.scaled.as_ref().expect("regression targets"), split.rows, idx)?;
                 tape.mse(z, &y)?
             }
         };
@@ -239,8 +207,8 @@ impl Plugin for TrainMlp {
         // Targets: classes (their values, in order) or the label's scaling.
         let y_train = train.y.to_f32()?;
         let mut classes: Vec<f32> = Vec::new();
-        let (mut mean, mut std) = (0.0f64, 1.0f64);
-        let targets_of = |split: &Split, y: &[f32], classes: &[f32], mean: f64, std: f64| -> Result<Targets, Error> {
+        let mut scaling = Scaling { mean: 0.0, std: 1.0 };
+        let targets_of = |split: &Split, y: &[f32], classes: &[f32], scaling: Scaling| -> Result<Targets, Error> {
             Ok(match task {
                 Task::Classification => {
                     let mut idx = Vec::with_capacity(y.len());
@@ -270,14 +238,7 @@ impl Plugin for TrainMlp {
                     };
                     Targets { classes: idx, scaled: None, weights }
                 }
-                Task::Regression => {
-                    let s: Vec<f32> = y.iter().map(|v| ((f64::from(*v) - mean) / std) as f32).collect();
-                    Targets {
-                        classes: Vec::new(),
-                        scaled: Some(Tensor::from_f32(&[split.rows as u64, 1], &s)?),
-                        weights: None,
-                    }
-                }
+                Task::Regression => Targets { classes: Vec::new(), scaled: Some(scaling.apply(split)?), weights: None },
             })
         };
         match task {
@@ -298,16 +259,11 @@ impl Plugin for TrainMlp {
                 }
                 classes = seen;
             }
-            Task::Regression => {
-                let n = y_train.len() as f64;
-                mean = y_train.iter().map(|v| f64::from(*v)).sum::<f64>() / n;
-                let var = y_train.iter().map(|v| (f64::from(*v) - mean).powi(2)).sum::<f64>() / n;
-                std = if var > 0.0 { var.sqrt() } else { 1.0 };
-            }
+            Task::Regression => scaling = Scaling::of(&y_train),
         }
-        let train_targets = targets_of(&train, &y_train, &classes, mean, std)?;
+        let train_targets = targets_of(&train, &y_train, &classes, scaling)?;
         let eval_targets = match &eval {
-            Some(e) => Some(targets_of(e, &e.y.to_f32()?, &classes, mean, std)?),
+            Some(e) => Some(targets_of(e, &e.y.to_f32()?, &classes, scaling)?),
             None => None,
         };
 
@@ -440,47 +396,27 @@ impl Plugin for TrainMlp {
             None => history.len() as i64,
         };
 
-        let out = ctx.output("model")?;
-        let meta = vec![("format".to_string(), "mlp.model".to_string()), ("kind".to_string(), "mlp".to_string())];
-        out.put_blob("weights.safetensors", &model.params.to_safetensors(&meta)?)?;
         let kept = history.get(kept_epoch as usize - 1).cloned().unwrap_or_default();
-        let spec = json!({
-            "format": "mlp.model",
-            "version": 1,
-            "kind": "mlp",
+        let fields = json!({
             "task": if task == Task::Classification { "classification" } else { "regression" },
-            "label": label,
             "classes": if task == Task::Classification { json!(classes) } else { Value::Null },
-            "label_scaling": if task == Task::Regression { json!({ "mean": mean, "std": std }) } else { Value::Null },
+            "label_scaling": if task == Task::Regression { scaling.to_json() } else { Value::Null },
             "hidden": widths,
             "activation": "relu",
             "dropout": dropout,
-            "inputs": {
-                "numeric": inputs.numeric,
-                "categorical": inputs.categorical.iter().map(|(n, c)| json!({ "name": n, "categories": c })).collect::<Vec<_>>(),
-            },
             "missing": "a missing number counts as 0; a missing category is index `categories` (its own embedding row)",
             "output": if task == Task::Classification {
                 "softmax over `classes` of the output layer"
             } else {
                 "the output times label_scaling.std plus label_scaling.mean"
             },
-            "transform": { "digest": graph_artifact.digest() },
             "hyperparameters": h.to_json(),
             "class_weights": if balanced { "balanced" } else { "none" },
             "early_stopping": patience,
             "training": { "rows": train.rows, "eval_rows": eval.as_ref().map(|e| e.rows), "history": history, "kept_epoch": kept_epoch },
         });
-        out.put_json("model.json", &spec.to_string())?;
-        out.set_property("kind", "\"mlp\"")?;
-        out.set_property("label", &json!(label).to_string())?;
-        out.set_property("transform", &json!(graph_artifact.digest()).to_string())?;
-        out.set_property("kept_epoch", &kept_epoch.to_string())?;
-        for key in ["train_loss", "eval_loss", "eval_accuracy"] {
-            if let Some(v) = kept.get(key).filter(|v| !v.is_null()) {
-                out.set_property(key, &v.to_string())?;
-            }
-        }
+        write_model(ctx, &model.params, "mlp", &label, &inputs, &graph_artifact.digest(), &graph, fields, &kept)?
+            .set_property("kept_epoch", &kept_epoch.to_string())?;
         ctx.info(&format!(
             "MLP {widths:?} on {} rows: kept epoch {kept_epoch} of {}, {}",
             train.rows,
