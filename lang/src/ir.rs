@@ -10,6 +10,7 @@ use crate::check::types::Ty;
 use crate::check::{CheckOptions, Checked, Decl, Module};
 use crate::codes::Code;
 use crate::diag::{Diagnostic, FileId};
+use crate::search::{Dim, Search};
 use crate::source::{dir_of, join};
 use crate::syntax::ast::{BinOp, Expr, ExprKind, Field, Span, StepDecl, StepEntry, UnOp};
 use petgraph::graph::DiGraph;
@@ -196,6 +197,42 @@ pub struct Step {
     pub cache: bool,
     /// Where the step is written: file and 1-based line.
     pub source: (String, usize),
+    /// Set on the steps a hyperparameter search adds: one per trial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trial: Option<Trial>,
+}
+
+/// One trial of a hyperparameter search: a trainer step with a sampled point of the space.
+///
+/// A step calling a search component (one with a `component` parameter naming the trainer and
+/// a `space` parameter) is lowered to one trainer step per trial, ids `SEARCH/trial-NN`, plus
+/// the search step itself, whose inputs `trials.0`, `trials.1`, ... are the trials' models.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Trial {
+    /// The id of the search step.
+    pub search: String,
+    /// 0-based index of this trial.
+    pub index: u32,
+    /// How many trials the search has.
+    pub of: u32,
+    /// The sampled point: trainer parameter to value (also in the step's `params`).
+    pub point: BTreeMap<String, Value>,
+    /// Trials of this search that may run at the same time.
+    pub parallel: u32,
+    /// The median stopping rule, when the search stops bad trials early.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+/// The median stopping rule: after `grace` epochs, a trial whose best intermediate objective
+/// (lower is better) is worse than the median of what the other trials reported at the same
+/// epoch is stopped, once at least `min_trials` others have reported that epoch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EarlyStopping {
+    /// Epochs a trial always runs.
+    pub grace: u32,
+    /// Other trials' reports at an epoch needed before a trial is compared there.
+    pub min_trials: u32,
 }
 
 /// A typed edge.
@@ -681,30 +718,16 @@ impl Lower<'_> {
                             );
                         }
                     }
-                    if let Some(c) = &cond {
-                        let mut arts = Vec::new();
-                        collect_artifacts(c, &mut arts);
-                        for src in arts {
-                            let ty = self
-                                .steps
-                                .iter()
-                                .find(|s| s.id == src.step)
-                                .and_then(|s| s.outputs.get(&src.output).cloned())
-                                .unwrap_or_else(|| "Blessing".into());
-                            self.edges.push(Edge {
-                                from: src.step,
-                                output: src.output,
-                                to: id.clone(),
-                                input: "when".into(),
-                                ty,
-                            });
-                        }
-                    }
+                    self.when_edges(&cond, &id);
                     let mut outputs = BTreeMap::new();
                     for port in out_ports.iter() {
                         outputs.insert(port.name.clone(), port.ty.unopt().display());
                     }
                     let line = self.line_of(file, s.name.span.start as usize);
+                    if crate::check::search::search_params(&comp.params).is_some() {
+                        let at = (file, s.name.span, line);
+                        self.expand_search(ci, &id, &values, &mut ins, &cond, &opts, at);
+                    }
                     self.steps.push(Step {
                         id: id.clone(),
                         component: format!("{}#{}", self.c.modules[comp.module].key, comp.name),
@@ -720,6 +743,7 @@ impl Lower<'_> {
                         retries: opts.retries.unwrap_or(0),
                         cache: opts.cache.unwrap_or(true),
                         source: (self.c.sources.get(file).name.clone(), line),
+                        trial: None,
                     });
                     outs.insert(s.name.name.clone(), StepOuts::Component(id));
                 }
@@ -734,6 +758,199 @@ impl Lower<'_> {
             }
         }
         result
+    }
+
+    /// The `when` edges of a step with condition `cond`: from each artifact it reads.
+    fn when_edges(&mut self, cond: &Option<IrExpr>, id: &str) {
+        let Some(c) = cond else { return };
+        let mut arts = Vec::new();
+        collect_artifacts(c, &mut arts);
+        for src in arts {
+            let ty = self
+                .steps
+                .iter()
+                .find(|s| s.id == src.step)
+                .and_then(|s| s.outputs.get(&src.output).cloned())
+                .unwrap_or_else(|| "Blessing".into());
+            self.edges.push(Edge { from: src.step, output: src.output, to: id.to_string(), input: "when".into(), ty });
+        }
+    }
+
+    /// Expands a search step `id` (component `ci`, parameters `values`): one trainer step per
+    /// point of the space, `ID/trial-NN`, each writing the Model that the search step reads as
+    /// input `trials.N`. Errors (a search that cannot be enumerated) are E0906 on the step.
+    #[allow(clippy::too_many_arguments)]
+    fn expand_search(
+        &mut self,
+        ci: usize,
+        id: &str,
+        values: &BTreeMap<String, Value>,
+        ins: &mut BTreeMap<String, Input>,
+        cond: &Option<IrExpr>,
+        opts: &Opts,
+        (file, span, line): (FileId, Span, usize),
+    ) {
+        let comp = self.c.components[ci].clone();
+        let Some((tp, sp)) = crate::check::search::search_params(&comp.params) else { return };
+        let fail = |l: &mut Self, msg: String, help: &str| {
+            l.diags.push(Diagnostic::new(Code::E0906, file, span, msg).label("this search").help(help));
+        };
+        let key = |c: &crate::check::Component| format!("{}#{}", self.c.modules[c.module].key, c.name);
+        let (Some(Value::String(tkey)), Some(Value::Map(space))) = (values.get(&tp.name), values.get(&sp.name)) else {
+            return;
+        };
+        let Some(tc) = self.c.components.iter().find(|c| key(c) == *tkey).cloned() else {
+            return fail(
+                self,
+                format!("the trainer `{tkey}` is not a component"),
+                "name a component such as `tab.train_mlp`",
+            );
+        };
+        let mut dims = Vec::new();
+        for (name, v) in space {
+            match Dim::from_value(v) {
+                Ok(d) => dims.push((name.clone(), d)),
+                Err(e) => {
+                    return fail(
+                        self,
+                        format!("dimension `{name}`: {e}"),
+                        "write choice, range, log_range or int_range",
+                    );
+                }
+            }
+        }
+        let int = |k: &str, d: i64| match values.get(k) {
+            Some(Value::Int(n)) => *n,
+            _ => d,
+        };
+        let search = match values.get("search") {
+            None => Search::Random,
+            Some(Value::String(s)) => match Search::parse(s) {
+                Some(x) => x,
+                None => {
+                    return fail(
+                        self,
+                        format!("`search` is \"{s}\"; it must be \"random\" or \"grid\""),
+                        "write `search = \"random\"` or `search = \"grid\"`",
+                    );
+                }
+            },
+            Some(_) => Search::Random,
+        };
+        let parallel = int("parallel", 1);
+        if !(1..=1024).contains(&parallel) {
+            return fail(
+                self,
+                format!("`parallel` is {parallel}; it must be from 1 to 1024"),
+                "run at least one trial at a time",
+            );
+        }
+        let grace = int("grace", 1);
+        if grace < 0 {
+            return fail(
+                self,
+                format!("`grace` is {grace}; it must be 0 or more"),
+                "give the number of epochs every trial runs",
+            );
+        }
+        let early = matches!(values.get("early_stopping"), Some(Value::Bool(true)));
+        let points = match crate::search::points(&dims, search, int("trials", 20), int("seed", 0)) {
+            Ok(p) => p,
+            Err(e) => return fail(self, e, "change the space, `search` or `trials`"),
+        };
+        let Some(model) = tc.outputs.iter().find(|o| *o.ty.unopt() == Ty::Artifact("Model".into())) else { return };
+        let model = model.name.clone();
+        let tfile = self.c.modules[tc.module].file;
+        let tdir = dir_of(&self.c.modules[tc.module].key).to_string();
+        let width = (points.len().max(1) - 1).to_string().len().max(2);
+        let source = (self.c.sources.get(file).name.clone(), line);
+        // Values in the trainer's types (an int choice for a float parameter is a float).
+        let points: Vec<BTreeMap<String, Value>> = points
+            .into_iter()
+            .map(|p| {
+                p.into_iter()
+                    .map(|(k, v)| {
+                        let v = match tc.params.iter().find(|x| x.name == k) {
+                            Some(prm) => coerce(v, &prm.ty, &tdir),
+                            None => v,
+                        };
+                        (k, v)
+                    })
+                    .collect()
+            })
+            .collect();
+        for (i, point) in points.iter().enumerate() {
+            let tid = format!("{id}/trial-{i:0width$}");
+            let mut params = BTreeMap::new();
+            for prm in tc.params.iter() {
+                let shared = comp.params.iter().any(|x| x.name == prm.name && x.ty.unopt() == prm.ty.unopt());
+                let v = match (point.get(&prm.name), values.get(&prm.name)) {
+                    (Some(v), _) => Some(v.clone()),
+                    (None, Some(v)) if shared => Some(v.clone()),
+                    _ => match &prm.default {
+                        Some(d) => self.value(d, &prm.ty, &HashMap::new(), tfile, &tdir),
+                        None => None,
+                    },
+                };
+                if let Some(v) = v {
+                    params.insert(prm.name.clone(), v);
+                }
+            }
+            let mut tins = BTreeMap::new();
+            for port in tc.inputs.iter() {
+                let Some(inp) = ins.get(&port.name) else { continue };
+                for src in inp.sources.iter().filter(|s| !s.step.is_empty()) {
+                    self.edges.push(Edge {
+                        from: src.step.clone(),
+                        output: src.output.clone(),
+                        to: tid.clone(),
+                        input: port.name.clone(),
+                        ty: port.ty.unopt().display(),
+                    });
+                }
+                let ty = port.ty.unopt().display();
+                tins.insert(
+                    port.name.clone(),
+                    Input { ty, optional: port.ty.is_optional(), sources: inp.sources.clone() },
+                );
+            }
+            self.when_edges(cond, &tid);
+            let outputs = tc.outputs.iter().map(|o| (o.name.clone(), o.ty.unopt().display())).collect();
+            self.steps.push(Step {
+                id: tid.clone(),
+                component: tkey.clone(),
+                wasm: tc.wasm.clone().unwrap_or_default(),
+                digest: tc.digest.clone(),
+                params,
+                inputs: tins,
+                outputs,
+                when: cond.clone(),
+                grants: opts.grants.clone(),
+                time_limit_ms: opts.time,
+                memory_limit_bytes: opts.memory,
+                retries: opts.retries.unwrap_or(0),
+                cache: opts.cache.unwrap_or(true),
+                source: source.clone(),
+                trial: Some(Trial {
+                    search: id.to_string(),
+                    index: i as u32,
+                    of: points.len() as u32,
+                    point: point.clone(),
+                    parallel: parallel as u32,
+                    early_stopping: early.then_some(EarlyStopping { grace: grace as u32, min_trials: 3 }),
+                }),
+            });
+            let port = format!("trials.{i}");
+            self.edges.push(Edge {
+                from: tid.clone(),
+                output: model.clone(),
+                to: id.to_string(),
+                input: port.clone(),
+                ty: "Model".into(),
+            });
+            let sources = vec![Source { step: tid, output: model.clone(), resolve: None }];
+            ins.insert(port, Input { ty: "Model".into(), optional: false, sources });
+        }
     }
 
     /// The candidates for an artifact argument of type `ty`, first present wins.
@@ -778,12 +995,27 @@ impl Lower<'_> {
 
     /// A parameter value of type `ty`.
     fn value(&mut self, e: &Expr, ty: &Ty, env: &Env, file: FileId, dir: &str) -> Option<Value> {
-        if let (Ty::Features | Ty::Expr, ExprKind::Name(n)) = (ty.unopt(), &e.kind)
+        if let (Ty::Features | Ty::Expr | Ty::Space | Ty::Component, ExprKind::Name(n)) = (ty.unopt(), &e.kind)
             && let Some(v) = env.get(&n.name)
         {
             return Some(v.clone());
         }
         match ty.unopt() {
+            Ty::Component => {
+                let c = self.component_ref(e, file)?;
+                let comp = &self.c.components[c];
+                Some(Value::String(format!("{}#{}", self.c.modules[comp.module].key, comp.name)))
+            }
+            Ty::Space => {
+                let ExprKind::Record(fields) = &e.kind else { return None };
+                let mut dims = BTreeMap::new();
+                for f in fields {
+                    let Field::Entry { name, value, .. } = f else { continue };
+                    let dim = self.dimension(value, env, file, dir)?;
+                    dims.insert(name.name.clone(), dim.to_value());
+                }
+                Some(Value::Map(dims))
+            }
             Ty::Features => {
                 let ExprKind::Record(fields) = &e.kind else { return None };
                 let mut names: HashMap<String, ()> = fields
@@ -902,6 +1134,53 @@ impl Lower<'_> {
         let v = self.eval(e, env, file, dir);
         self.diags.truncate(n);
         v
+    }
+
+    /// The component a `component` value names (`tab.train_mlp`), or `None`.
+    fn component_ref(&self, e: &Expr, file: FileId) -> Option<usize> {
+        let m = self.c.modules.iter().position(|md| md.file == file)?;
+        let (target, name) = match &e.kind {
+            ExprKind::Name(n) => (m, &n.name),
+            ExprKind::Field(b, n) => match &b.kind {
+                ExprKind::Name(ns) => (self.c.modules[m].imports.get(&ns.name)?.0, &n.name),
+                _ => return None,
+            },
+            ExprKind::Paren(x) => return self.component_ref(x, file),
+            _ => return None,
+        };
+        match self.c.modules[target].decls.get(name) {
+            Some((Decl::Component(c), _)) => Some(*c),
+            _ => None,
+        }
+    }
+
+    /// A search dimension, evaluated (the checker has typed it).
+    fn dimension(&mut self, e: &Expr, env: &Env, file: FileId, dir: &str) -> Option<Dim> {
+        let num = |v: Value| match v {
+            Value::Int(i) => Some(i as f64),
+            Value::Float(f) => Some(f),
+            _ => None,
+        };
+        let dim = match &e.kind {
+            ExprKind::Paren(x) => return self.dimension(x, env, file, dir),
+            ExprKind::List(xs) => Dim::Choice(xs.iter().map(|x| self.eval(x, env, file, dir)).collect::<Option<_>>()?),
+            ExprKind::Call(f, args) => {
+                let vals: Vec<Value> =
+                    args.iter().map(|a| self.eval(&a.value, env, file, dir)).collect::<Option<_>>()?;
+                match (f.name.as_str(), vals.as_slice()) {
+                    ("choice", _) => Dim::Choice(vals),
+                    ("range", [a, b]) => Dim::Range { low: num(a.clone())?, high: num(b.clone())? },
+                    ("log_range", [a, b]) => Dim::LogRange { low: num(a.clone())?, high: num(b.clone())? },
+                    ("int_range", [Value::Int(a), Value::Int(b)]) => Dim::IntRange { low: *a, high: *b },
+                    _ => return None,
+                }
+            }
+            _ => return None,
+        };
+        if let Some(p) = dim.problem() {
+            return self.fail(Code::E0901, file, e.span, p, "fix the bounds of the dimension").map(|_| dim);
+        }
+        Some(dim)
     }
 
     fn fail(&mut self, code: Code, file: FileId, span: Span, msg: String, help: &str) -> Option<Value> {

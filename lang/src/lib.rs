@@ -15,6 +15,7 @@ pub mod codes;
 pub mod diag;
 pub mod fmt;
 pub mod ir;
+pub mod search;
 pub mod source;
 pub mod syntax;
 

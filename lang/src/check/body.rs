@@ -322,6 +322,7 @@ impl Cx {
                     .help(format!("add {}", example.join(", "))),
                 );
             }
+            self.check_search(s, callee, &scope, m);
             self.check_options(s, &scope, m);
             if let Some(w) = &s.when {
                 let mut ecx = ExprCx::with_mode(&scope, m, Mode::When);
@@ -713,7 +714,7 @@ impl Cx {
     ) {
         let file = self.file(m);
         match want.unopt() {
-            Ty::Features | Ty::Expr if matches!(&e.kind, ExprKind::Name(n) if scope.params.get(&n.name).is_some_and(|(t, _)| t.unopt() == want.unopt())) => {
+            Ty::Features | Ty::Expr | Ty::Space if matches!(&e.kind, ExprKind::Name(n) if scope.params.get(&n.name).is_some_and(|(t, _)| t.unopt() == want.unopt())) => {
                 if let ExprKind::Name(n) = &e.kind {
                     scope.mark_used(&n.name);
                 }
@@ -739,6 +740,10 @@ impl Cx {
                     return;
                 };
                 self.check_features(fields, scope, m);
+            }
+            Ty::Space => self.check_space(e, scope, m, what),
+            Ty::Component => {
+                self.check_component_ref(e, scope, m, what);
             }
             Ty::Expr => {
                 let mut ecx = ExprCx::with_mode(scope, m, Mode::Free);

@@ -8,6 +8,7 @@
 
 mod body;
 mod expr;
+pub(crate) mod search;
 pub mod types;
 
 use crate::codes::Code;
@@ -637,6 +638,8 @@ impl Cx {
                 "size" => Some(Ty::Size),
                 "features" => Some(Ty::Features),
                 "expr" => Some(Ty::Expr),
+                "space" => Some(Ty::Space),
+                "component" => Some(Ty::Component),
                 n if types::BUILTIN_ARTIFACTS.contains(&n) => Some(Ty::Artifact(n.to_string())),
                 _ => None,
             };
@@ -1347,6 +1350,8 @@ pub(crate) fn example_of(t: &Ty) -> String {
         Ty::Map(_) => "{ train = 8, eval = 2 }",
         Ty::Features => "{ fare_log = log1p(fare) }",
         Ty::Expr => "auc >= 0.8",
+        Ty::Space => "{ learning_rate = log_range(1e-4, 1e-1), hidden = choice([64], [64, 32]) }",
+        Ty::Component => "tab.train_mlp",
         _ => return "give a value of the declared type".into(),
     };
     format!("a {} looks like {ex}", t.unopt().display())

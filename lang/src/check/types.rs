@@ -25,7 +25,8 @@ pub const BUILTIN_ARTIFACTS: &[&str] = &[
 ];
 
 /// The names of the scalar value types.
-pub const SCALAR_TYPES: &[&str] = &["int", "float", "bool", "string", "path", "duration", "size", "features", "expr"];
+pub const SCALAR_TYPES: &[&str] =
+    &["int", "float", "bool", "string", "path", "duration", "size", "features", "expr", "space", "component"];
 
 /// A type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -52,6 +53,10 @@ pub enum Ty {
     Features,
     /// A boolean expression evaluated when the step runs.
     Expr,
+    /// A hyperparameter search space: `{ name = choice(...) | range(lo, hi) | ... }`.
+    Space,
+    /// A component, named as in a step: `tab.train_mlp`.
+    Component,
     /// An artifact type, by canonical name (`Examples`, or `file.mlp#Name` for declared ones).
     Artifact(String),
     /// `T?`
@@ -114,6 +119,8 @@ impl Ty {
             Ty::Map(t) => format!("map<{}>", t.display()),
             Ty::Features => "features".into(),
             Ty::Expr => "expr".into(),
+            Ty::Space => "space".into(),
+            Ty::Component => "component".into(),
             Ty::Artifact(a) => a.rsplit('#').next().unwrap_or(a).to_string(),
             Ty::Optional(t) => format!("{}?", t.display()),
             Ty::Dyn => "a column".into(),
