@@ -4,50 +4,14 @@
 //! evaluation split computed here independently and scored (AUC, log loss against the base
 //! rate), and the errors a trainer reports.
 
+#[path = "e2e/mod.rs"]
+mod e2e;
+use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type};
-use arrow_array::{Array, RecordBatch};
-use mlp_kernels::data::{ArtifactData, Part};
-use std::collections::{BTreeMap, HashMap};
+use e2e::{artifact, auc, blob, run, split};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn mlp(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mlp")).args(args).current_dir(dir).env("NO_COLOR", "1").output().expect("run mlp")
-}
-
-fn run(dir: &Path, file: &str, extra: &[&str]) -> (i32, BTreeMap<String, serde_json::Value>, String) {
-    let mut args = vec!["run", file, "--json"];
-    args.extend_from_slice(extra);
-    let out = mlp(&args, dir);
-    let mut steps = BTreeMap::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-        if v["event"] == "finished" {
-            steps.insert(v["step"].as_str().unwrap().to_string(), v);
-        }
-    }
-    (out.status.code().unwrap_or(-1), steps, String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn artifact(dir: &Path, steps: &BTreeMap<String, serde_json::Value>, step: &str, port: &str) -> ArtifactData {
-    let digest = steps[step]["outputs"][port]["digest"].as_str().unwrap_or_else(|| panic!("{}", steps[step]));
-    mlp_store::ArtifactStore::open(dir.join(".mlp")).unwrap().get(digest).unwrap()
-}
-
-fn blob<'a>(a: &'a ArtifactData, part: &str) -> &'a [u8] {
-    match &a.parts[part] {
-        Part::Blob(b) => b,
-        Part::Table(_) => panic!("{part} is a table"),
-    }
-}
-
-fn split(a: &ArtifactData, part: &str) -> RecordBatch {
-    match &a.parts[part] {
-        Part::Table(t) => arrow_select::concat::concat_batches(t.schema(), t.batches()).unwrap(),
-        Part::Blob(_) => panic!("{part} is a blob"),
-    }
-}
 
 fn taxi(name: &str, rows: u64) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("mlp-train-{}-{name}", std::process::id()));
@@ -61,28 +25,6 @@ fn taxi(name: &str, rows: u64) -> PathBuf {
     mlp_example_data::write_csv(mlp_example_data::Spec { rows, seed: 3, drift: false }, &mut csv).unwrap();
     std::fs::write(dir.join("data/span-1/trips.csv"), csv).unwrap();
     dir
-}
-
-/// The area under the ROC curve by ranks (ties get their average rank).
-fn auc(scores: &[f64], labels: &[bool]) -> f64 {
-    let mut idx: Vec<usize> = (0..scores.len()).collect();
-    idx.sort_by(|a, b| scores[*a].total_cmp(&scores[*b]));
-    let mut ranks = vec![0f64; scores.len()];
-    let mut i = 0;
-    while i < idx.len() {
-        let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
-            j += 1;
-        }
-        for k in i..=j {
-            ranks[idx[k]] = (i + j) as f64 / 2.0 + 1.0;
-        }
-        i = j + 1;
-    }
-    let pos = labels.iter().filter(|l| **l).count() as f64;
-    let neg = labels.len() as f64 - pos;
-    let sum: f64 = ranks.iter().zip(labels).filter(|(_, l)| **l).map(|(r, _)| r).sum();
-    (sum - pos * (pos + 1.0) / 2.0) / (pos * neg)
 }
 
 #[test]
@@ -391,4 +333,72 @@ step probe = tab.batch_infer { model = huber.model, graph = features.graph, exam
         "{close} of {} predictions near the truth",
         scored.num_rows()
     );
+}
+
+/// A rare positive class (about one row in eight): with `class_weights = "balanced"` the
+/// logistic regression weighs both classes alike, so it predicts the positive class more often
+/// and finds more of the positive rows than without weights; `model.json` records the choice.
+#[test]
+fn balanced_class_weights_raise_the_recall_of_a_rare_class_in_logistic_regression() {
+    let dir = std::env::temp_dir().join(format!("mlp-train-{}-class-weights", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut csv = String::from("id,x1,x2,y\n");
+    let mut s = 2024u64;
+    let mut unit = || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
+    };
+    for i in 0..8_000 {
+        let (x1, x2, noise) = (unit(), unit(), unit());
+        let y = i64::from(x1 + 0.5 * x2 + 0.4 * noise > 0.8);
+        csv.push_str(&format!("{i},{x1:.5},{x2:.5},{y}\n"));
+    }
+    std::fs::write(dir.join("rare.csv"), csv).unwrap();
+    let src = r#"
+import "std/tabular.mlp" as tab
+step ingest = tab.csv_examples { input = "rare.csv", split = { train = 8, eval = 2 }, split_key = "id", grant read "rare.csv" }
+step stats = tab.statistics { examples = ingest.out }
+step schema = tab.infer_schema { stats = stats.out }
+step features = tab.transform { examples = ingest.out, schema = schema.out, label = "y", features = { y = y, a = x1, b = x2 } }
+step plain = tab.train_logistic { examples = features.out, graph = features.graph, label = "y", epochs = 8, learning_rate = 0.05 }
+step balanced = tab.train_logistic { examples = features.out, graph = features.graph, label = "y", epochs = 8, learning_rate = 0.05, class_weights = "balanced" }
+step plain_scores = tab.batch_infer { model = plain.model, graph = features.graph, examples = ingest.out, splits = ["eval"], keep_columns = ["y"] }
+step balanced_scores = tab.batch_infer { model = balanced.model, graph = features.graph, examples = ingest.out, splits = ["eval"], keep_columns = ["y"] }
+"#;
+    std::fs::write(dir.join("pipeline.mlp"), src).unwrap();
+    let (code, steps, err) = run(&dir, "pipeline.mlp", &[]);
+    assert_eq!(code, 0, "{err}");
+    for (step, weights) in [("plain", "none"), ("balanced", "balanced")] {
+        let spec: serde_json::Value =
+            serde_json::from_slice(blob(&artifact(&dir, &steps, step, "model"), "model.json")).unwrap();
+        assert_eq!(spec["hyperparameters"]["class_weights"], weights, "{step}");
+    }
+    // (share of rows predicted positive, share of positive rows predicted positive)
+    let rates = |step: &str| {
+        let scored = split(&artifact(&dir, &steps, step, "predictions"), "eval");
+        let y = scored.column_by_name("y").unwrap().as_primitive::<Int64Type>().clone();
+        let p = scored.column_by_name("probability_1").unwrap().as_primitive::<Float64Type>().clone();
+        let n = scored.num_rows();
+        let predicted = (0..n).filter(|&r| p.value(r) >= 0.5).count();
+        let positives = (0..n).filter(|&r| y.value(r) == 1).count();
+        let found = (0..n).filter(|&r| y.value(r) == 1 && p.value(r) >= 0.5).count();
+        (predicted as f64 / n as f64, found as f64 / positives as f64, positives as f64 / n as f64)
+    };
+    let (plain_rate, plain_recall, base) = rates("plain_scores");
+    let (balanced_rate, balanced_recall, _) = rates("balanced_scores");
+    eprintln!(
+        "positives {base:.3}; predicted positive: plain {plain_rate:.3}, balanced {balanced_rate:.3}; recall: plain {plain_recall:.3}, balanced {balanced_recall:.3}"
+    );
+    assert!((0.08..0.2).contains(&base), "the positive class is rare: {base}");
+    assert!(balanced_rate > plain_rate + 0.05 && balanced_rate < 0.5, "{plain_rate} -> {balanced_rate}");
+    assert!(balanced_recall > plain_recall + 0.1 && balanced_recall > 0.9, "{plain_recall} -> {balanced_recall}");
+
+    // Anything but "none" or "balanced" is refused, naming the parameter.
+    let src = std::fs::read_to_string(dir.join("pipeline.mlp")).unwrap().replace("\"balanced\" }", "\"inverse\" }");
+    std::fs::write(dir.join("pipeline.mlp"), src).unwrap();
+    let (code, steps, _) = run(&dir, "pipeline.mlp", &[]);
+    assert_eq!(code, 1);
+    let e = steps["balanced"]["error"].as_str().unwrap_or_default();
+    assert!(e.contains("`class_weights` is `inverse`; use \"none\" or \"balanced\""), "{e}");
 }

@@ -19,9 +19,10 @@
 //! settled as canceled when the store is opened.
 
 use crate::host::{
-    Grant, Host, InputArtifact, LoadError, LoadedComponent, StepError, StepErrorKind, StepEvent, StepOutput, StepRun,
+    ComponentInfo, Grant, Host, InputArtifact, LoadError, LoadedComponent, StepError, StepErrorKind, StepEvent,
+    StepOutput, StepRun, StoppingRule, Studies, TrialRun,
 };
-use mlp_lang::ir::{Ir, IrExpr, Resolve, Source, Step, Value};
+use mlp_lang::ir::{Ir, IrExpr, Resolve, Source, Step, Trial, Value};
 use mlp_lang::syntax::ast::{BinOp, UnOp};
 pub use mlp_store::artifact_digest;
 use mlp_store::artifacts::{ArtifactStore, StoredArtifact};
@@ -200,7 +201,7 @@ pub fn prepare(host: &Host, ir: &Ir, root_dir: &Path) -> Result<Vec<Arc<LoadedCo
             host.load(&root_dir.join(&step.wasm), step.digest.as_deref())
         };
         match loaded {
-            Ok(c) => match signature_mismatch(step, &c) {
+            Ok(c) => match signature_mismatch(step, &c.info) {
                 None => out.push(c),
                 Some(mismatch) => errors.push(PrepareError::Signature {
                     step: step.id.clone(),
@@ -216,14 +217,16 @@ pub fn prepare(host: &Host, ir: &Ir, root_dir: &Path) -> Result<Vec<Arc<LoadedCo
 }
 
 /// The first difference between a component's description and the step's declaration.
-fn signature_mismatch(step: &Step, c: &LoadedComponent) -> Option<String> {
-    let info = &c.info;
+/// An input `PORT.N` (`N` a decimal index) is one of the bindings of a declared input `PORT`
+/// (a search step's `trials.0`, `trials.1`, ...); a required `PORT` needs at least one.
+fn signature_mismatch(step: &Step, info: &ComponentInfo) -> Option<String> {
     let ports = |v: &[(String, String, bool)]| -> BTreeMap<String, String> {
         v.iter().map(|(n, t, _)| (n.clone(), t.clone())).collect()
     };
     let have_in = ports(&info.inputs);
     for (port, input) in &step.inputs {
-        match have_in.get(port) {
+        let declared = have_in.get(port).or_else(|| repeated_port(port).and_then(|base| have_in.get(base)));
+        match declared {
             None => return Some(format!("it has no input `{port}` (it has: {})", list(have_in.keys()))),
             Some(t) if *t != input.ty => {
                 return Some(format!("its input `{port}` takes {t}, the declaration says {}", input.ty));
@@ -232,7 +235,8 @@ fn signature_mismatch(step: &Step, c: &LoadedComponent) -> Option<String> {
         }
     }
     for (n, _, optional) in &info.inputs {
-        if !optional && !step.inputs.contains_key(n) {
+        let given = step.inputs.keys().any(|p| p == n || repeated_port(p) == Some(n.as_str()));
+        if !optional && !given {
             return Some(format!("it needs input `{n}`, which the declaration does not have"));
         }
     }
@@ -256,6 +260,13 @@ fn signature_mismatch(step: &Step, c: &LoadedComponent) -> Option<String> {
         }
     }
     None
+}
+
+/// `PORT` of a repeated input port `PORT.N` (`N` a decimal index): the search step's
+/// `trials.0`, `trials.1`, ... all bind the component's one input `trials`.
+fn repeated_port(port: &str) -> Option<&str> {
+    let (base, n) = port.rsplit_once('.')?;
+    (!base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())).then_some(base)
 }
 
 fn list<'a>(names: impl Iterator<Item = &'a String>) -> String {
@@ -311,7 +322,8 @@ enum Outcome {
 
 /// The cache key of a step: the component's bytes (digest), the resolved parameters, the
 /// grants and the content of what they let the step read, the content digests of the inputs by
-/// port, and the host's WIT version.
+/// port, the host's WIT version, and for a trial of a search its search, index and stopping
+/// rule.
 pub fn cache_key(component_digest: &str, request: &StepRun) -> String {
     let mut h = blake3::Hasher::new();
     h.update(b"mlp-cache-v1\0");
@@ -338,6 +350,16 @@ pub fn cache_key(component_digest: &str, request: &StepRun) -> String {
         h.update(b"=");
         h.update(a.digest.as_bytes());
         h.update(b"\0");
+    }
+    // A trial's outputs carry its place in the search (the `trial` property), so two trials
+    // with the same parameters are different steps; and a stopping rule can cut its training
+    // short. Its point is among the parameters already. The number of trials is left out, so
+    // that a longer search reuses the trials it shares with a shorter one (their `trial`
+    // property keeps the `of` they were made with).
+    if let Some(t) = &request.trial {
+        h.update(b"trial\0");
+        h.update(t.search.as_bytes());
+        h.update(format!("\0{}\0{:?}\0", t.index, t.early_stopping).as_bytes());
     }
     format!("blake3:{}", h.finalize().to_hex())
 }
@@ -506,12 +528,20 @@ async fn schedule(
     let mut skip_cache = vec![false; n];
     let mut input_ids: Vec<Vec<(String, ArtifactId)>> = vec![Vec::new(); n];
     let mut started_at: Vec<Option<std::time::Instant>> = vec![None; n];
+    // What the trials of every search report while they train (the median stopping rule).
+    let studies = Arc::new(Studies::new());
+    // Trials running per search, each search under its own `parallel`; `holds[i]`: step `i`
+    // counts against its search.
+    let mut searches = SearchSlots::default();
+    let mut holds = vec![false; n];
+    let order = start_order(&ir.steps);
     loop {
         if !canceled && options.cancel.load(Ordering::Relaxed) {
             canceled = true;
         }
-        // Start (or settle) every step whose dependencies are done, in the IR's order.
-        let candidates: Vec<usize> = retry.drain(..).chain(0..n).collect();
+        // Start (or settle) every step whose dependencies are done, in the IR's order (the
+        // trials of a search in index order).
+        let candidates: Vec<usize> = retry.drain(..).chain(order.iter().copied()).collect();
         for i in candidates {
             let waiting = matches!(slots[i], Slot::Waiting) && deps[i].iter().all(|&d| matches!(slots[d], Slot::Done));
             if !waiting || running.len() >= parallelism && requests[i].is_some() {
@@ -550,17 +580,20 @@ async fn schedule(
                         slots[i] = Slot::Done;
                         continue;
                     }
-                    Ok((request, ids)) => {
+                    Ok((mut request, ids)) => {
+                        request.trial = step.trial.as_ref().map(|t| trial_run(t, &studies));
                         keys[i] = Some(cache_key(&components[i].digest, &request));
                         requests[i] = Some(request);
                         input_ids[i] = ids;
                     }
                 }
             }
-            if running.len() >= parallelism {
+            if running.len() >= parallelism || !searches.may_start(step) {
                 continue;
             }
             let (Some(request), Some(key)) = (requests[i].clone(), keys[i].clone()) else { continue };
+            // From here the step starts, or is read back from the cache.
+            holds[i] = searches.take(step);
             let inputs: Vec<(&str, ArtifactId)> = input_ids[i].iter().map(|(p, id)| (p.as_str(), *id)).collect();
             let spec = ExecutionSpec {
                 step: &step.id,
@@ -661,6 +694,10 @@ async fn schedule(
             Ok(o) => o,
             Err(e) => return Err(PrepareError::Runtime(format!("a step's task failed: {e}"))),
         };
+        let (Outcome::Ran(done, _) | Outcome::Loaded(done, _)) = &outcome;
+        if std::mem::take(&mut holds[*done]) {
+            searches.release(&ir.steps[*done]);
+        }
         let lineage = store.as_mut().map(|(_, l)| l);
         let r = match outcome {
             Outcome::Loaded(i, Ok(parts)) => {
@@ -777,6 +814,86 @@ fn skipped(step: &Step, reason: String) -> StepReport {
     finished(step, StepStatus::Skipped(reason), 0, Duration::ZERO, BTreeMap::new(), Vec::new(), String::new())
 }
 
+/// How many trials of each search are running (or being read back from the cache), so that at
+/// most `parallel` of a search's trials run at once, on top of the run's parallelism.
+#[derive(Debug, Default)]
+struct SearchSlots(HashMap<String, u32>);
+
+impl SearchSlots {
+    /// Whether `step` may start now: not a trial, or its search has a free slot.
+    fn may_start(&self, step: &Step) -> bool {
+        match &step.trial {
+            None => true,
+            Some(t) => self.0.get(&t.search).copied().unwrap_or(0) < t.parallel.max(1),
+        }
+    }
+
+    /// Counts `step` as running when it is a trial; whether it was.
+    fn take(&mut self, step: &Step) -> bool {
+        let Some(t) = &step.trial else { return false };
+        *self.0.entry(t.search.clone()).or_default() += 1;
+        true
+    }
+
+    /// Frees the slot a trial took.
+    fn release(&mut self, step: &Step) {
+        if let Some(n) = step.trial.as_ref().and_then(|t| self.0.get_mut(&t.search)) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// The order the scheduler considers steps in: the IR's, except that the trials of each search
+/// take the places the IR gives that search's trials in index order, so they start in index
+/// order whatever their ids sort like.
+fn start_order(steps: &[Step]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..steps.len()).collect();
+    let mut by_search: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, s) in steps.iter().enumerate() {
+        if let Some(t) = &s.trial {
+            by_search.entry(t.search.as_str()).or_default().push(i);
+        }
+    }
+    for places in by_search.values() {
+        let mut by_index = places.clone();
+        by_index.sort_by_key(|&i| steps[i].trial.as_ref().map_or(0, |t| t.index));
+        for (&place, &i) in places.iter().zip(&by_index) {
+            order[place] = i;
+        }
+    }
+    order
+}
+
+/// The host's view of a trial: its place in the search, its point as plain JSON, its stopping
+/// rule, and the run's studies it reports to.
+fn trial_run(t: &Trial, studies: &Arc<Studies>) -> TrialRun {
+    TrialRun {
+        search: t.search.clone(),
+        index: t.index,
+        of: t.of,
+        point: serde_json::Value::Object(t.point.iter().map(|(k, v)| (k.clone(), plain_json(v))).collect()),
+        early_stopping: t.early_stopping.as_ref().map(|r| StoppingRule { grace: r.grace, min_trials: r.min_trials }),
+        studies: studies.clone(),
+    }
+}
+
+/// A parameter value as plain JSON (numbers, strings, bools, lists, objects), not the IR's
+/// tagged encoding: durations in milliseconds, sizes in bytes, paths as strings. Feature
+/// blocks and expressions, which have no plain form, keep the IR encoding.
+fn plain_json(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Int(i) => J::from(*i),
+        Value::Float(f) => J::from(*f),
+        Value::Bool(b) => J::Bool(*b),
+        Value::String(s) | Value::Path(s) => J::String(s.clone()),
+        Value::Duration(n) | Value::Size(n) => J::from(*n),
+        Value::List(items) => J::Array(items.iter().map(plain_json).collect()),
+        Value::Map(m) => J::Object(m.iter().map(|(k, v)| (k.clone(), plain_json(v))).collect()),
+        other @ (Value::Features(_) | Value::Expr(_)) => serde_json::to_value(other).unwrap_or(J::Null),
+    }
+}
+
 /// The request to run `step` now that its dependencies are done, or why it does not run.
 fn ready(
     step: &Step,
@@ -837,16 +954,18 @@ fn ready(
         grants: step
             .grants
             .iter()
-            .filter_map(|g| match g {
-                mlp_lang::ir::Grant::Read(p) => Some(Grant::Read(crate::normalize(&root_dir.join(p)))),
-                mlp_lang::ir::Grant::Write(p) => Some(Grant::Write(crate::normalize(&root_dir.join(p)))),
-                mlp_lang::ir::Grant::Net(t) => Some(Grant::Net(t.clone())),
-                mlp_lang::ir::Grant::Gpu => None,
+            .map(|g| match g {
+                mlp_lang::ir::Grant::Read(p) => Grant::Read(crate::normalize(&root_dir.join(p))),
+                mlp_lang::ir::Grant::Write(p) => Grant::Write(crate::normalize(&root_dir.join(p))),
+                mlp_lang::ir::Grant::Net(t) => Grant::Net(t.clone()),
+                mlp_lang::ir::Grant::Gpu => Grant::Gpu,
             })
             .collect(),
         time_limit: step.time_limit_ms.map(Duration::from_millis),
         memory_limit: step.memory_limit_bytes,
         cancel: Some(cancel.clone()),
+        // Set by the scheduler, which holds the run's studies.
+        trial: None,
     };
     Ok((request, ids))
 }
@@ -967,4 +1086,178 @@ pub fn pipeline_dir(file: &Path) -> PathBuf {
     let cwd = std::env::current_dir().unwrap_or_default();
     let abs = crate::normalize(&cwd.join(file));
     abs.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mlp_lang::ir::{EarlyStopping, Input};
+
+    fn step(id: &str, inputs: &[(&str, &str)], trial: Option<(&str, u32, u32)>) -> Step {
+        Step {
+            id: id.into(),
+            component: "t.mlp#c".into(),
+            wasm: "c.wasm".into(),
+            digest: None,
+            params: BTreeMap::new(),
+            inputs: inputs
+                .iter()
+                .map(|(port, ty)| {
+                    let source = Source { step: "up".into(), output: "out".into(), resolve: None };
+                    (port.to_string(), Input { ty: ty.to_string(), sources: vec![source], optional: false })
+                })
+                .collect(),
+            outputs: [("model".to_string(), "Model".to_string())].into(),
+            when: None,
+            grants: Vec::new(),
+            time_limit_ms: None,
+            memory_limit_bytes: None,
+            retries: 0,
+            cache: true,
+            source: ("t.mlp".into(), 1),
+            trial: trial.map(|(search, index, parallel)| Trial {
+                search: search.into(),
+                index,
+                of: 4,
+                point: BTreeMap::new(),
+                parallel,
+                early_stopping: None,
+            }),
+        }
+    }
+
+    fn info(inputs: &[(&str, &str, bool)]) -> ComponentInfo {
+        ComponentInfo {
+            name: "c".into(),
+            version: "0.1.0".into(),
+            abi_version: crate::host::ABI_VERSION.into(),
+            doc: String::new(),
+            inputs: inputs.iter().map(|(n, t, o)| (n.to_string(), t.to_string(), *o)).collect(),
+            params: Vec::new(),
+            outputs: vec![("model".into(), "Model".into(), false)],
+        }
+    }
+
+    #[test]
+    fn indexed_inputs_bind_a_repeated_port() {
+        let tune = info(&[("examples", "Examples", false), ("trials", "Model", true)]);
+        let s = step("search", &[("examples", "Examples"), ("trials.0", "Model"), ("trials.1", "Model")], None);
+        assert_eq!(signature_mismatch(&s, &tune), None);
+        // The same type rule as a plain port.
+        let s = step("search", &[("examples", "Examples"), ("trials.0", "Model"), ("trials.1", "Schema")], None);
+        assert_eq!(
+            signature_mismatch(&s, &tune).as_deref(),
+            Some("its input `trials.1` takes Model, the declaration says Schema")
+        );
+        // Only a decimal index repeats a port.
+        for port in ["trials.x", "trials.", "trials.1a", ".1", "trial.0"] {
+            let s = step("search", &[("examples", "Examples"), (port, "Model")], None);
+            assert_eq!(
+                signature_mismatch(&s, &tune),
+                Some(format!("it has no input `{port}` (it has: examples, trials)")),
+                "{port}"
+            );
+        }
+        // A required repeated port needs at least one binding.
+        let required = info(&[("trials", "Model", false)]);
+        assert_eq!(signature_mismatch(&step("s", &[("trials.3", "Model")], None), &required), None);
+        assert_eq!(
+            signature_mismatch(&step("s", &[], None), &required).as_deref(),
+            Some("it needs input `trials`, which the declaration does not have")
+        );
+        // A port whose own name ends in an index is still matched by name first.
+        let dotted = info(&[("v.2", "Model", false)]);
+        assert_eq!(signature_mismatch(&step("s", &[("v.2", "Model")], None), &dotted), None);
+        assert_eq!(repeated_port("trials.12"), Some("trials"));
+        assert_eq!(repeated_port("a.b.3"), Some("a.b"));
+        assert_eq!(repeated_port("trials"), None);
+    }
+
+    #[test]
+    fn each_search_runs_at_most_its_parallel_trials() {
+        let a: Vec<Step> = (0..3).map(|i| step(&format!("a/trial-0{i}"), &[], Some(("a", i, 2)))).collect();
+        let b = step("b/trial-00", &[], Some(("b", 0, 1)));
+        let b1 = step("b/trial-01", &[], Some(("b", 1, 1)));
+        let plain = step("plain", &[], None);
+        let mut slots = SearchSlots::default();
+        assert!(slots.may_start(&a[0]));
+        assert!(slots.take(&a[0]));
+        assert!(slots.may_start(&a[1]));
+        assert!(slots.take(&a[1]));
+        assert!(!slots.may_start(&a[2]), "two of search `a` run");
+        // Other searches and plain steps are not affected.
+        assert!(slots.may_start(&b));
+        assert!(slots.take(&b));
+        assert!(!slots.may_start(&b1));
+        assert!(slots.may_start(&plain));
+        assert!(!slots.take(&plain), "a plain step takes no slot");
+        slots.release(&a[0]);
+        assert!(slots.may_start(&a[2]));
+        slots.release(&b);
+        assert!(slots.may_start(&b1));
+        // `parallel = 0` still lets one trial run.
+        let zero = step("z/trial-00", &[], Some(("z", 0, 0)));
+        assert!(slots.may_start(&zero));
+        slots.take(&zero);
+        assert!(!slots.may_start(&step("z/trial-01", &[], Some(("z", 1, 0)))));
+    }
+
+    #[test]
+    fn trials_are_considered_in_index_order() {
+        // Ids that sort out of index order (as `trial-100` sorts before `trial-99`).
+        let steps = vec![
+            step("prep", &[], None),
+            step("s/t-b", &[], Some(("s", 2, 1))),
+            step("other/t", &[], Some(("other", 0, 1))),
+            step("s/t-c", &[], Some(("s", 0, 1))),
+            step("s/t-a", &[], Some(("s", 1, 1))),
+            step("s", &[], None),
+        ];
+        let order: Vec<&str> = start_order(&steps).into_iter().map(|i| steps[i].id.as_str()).collect();
+        assert_eq!(order, ["prep", "s/t-c", "other/t", "s/t-a", "s/t-b", "s"]);
+    }
+
+    #[test]
+    fn a_trial_reaches_the_host_with_its_point_as_plain_json() {
+        let t = Trial {
+            search: "search".into(),
+            index: 1,
+            of: 8,
+            point: [
+                ("learning_rate".to_string(), Value::Float(0.001)),
+                ("hidden".to_string(), Value::List(vec![Value::Int(64), Value::Int(32)])),
+                ("loss".to_string(), Value::String("huber".into())),
+                ("balanced".to_string(), Value::Bool(true)),
+                ("budget".to_string(), Value::Duration(1500)),
+            ]
+            .into(),
+            parallel: 2,
+            early_stopping: Some(EarlyStopping { grace: 3, min_trials: 4 }),
+        };
+        let run = trial_run(&t, &Arc::new(Studies::new()));
+        assert_eq!(
+            run.point,
+            serde_json::json!({
+                "balanced": true,
+                "budget": 1500,
+                "hidden": [64, 32],
+                "learning_rate": 0.001,
+                "loss": "huber",
+            })
+        );
+        assert_eq!(run.early_stopping, Some(StoppingRule { grace: 3, min_trials: 4 }));
+        assert_eq!((run.search.as_str(), run.index, run.of), ("search", 1, 8));
+        // Trials differ in their cache keys even with the same parameters.
+        let request = |index| StepRun { trial: Some(TrialRun { index, ..run.clone() }), ..StepRun::default() };
+        assert_ne!(cache_key("blake3:c", &request(1)), cache_key("blake3:c", &request(2)));
+        assert_ne!(cache_key("blake3:c", &request(1)), cache_key("blake3:c", &StepRun::default()));
+        assert_eq!(cache_key("blake3:c", &request(1)), cache_key("blake3:c", &request(1)));
+        // A longer search reuses the trials it shares with a shorter one; another stopping
+        // rule does not.
+        let longer = StepRun { trial: Some(TrialRun { index: 1, of: 16, ..run.clone() }), ..StepRun::default() };
+        assert_eq!(cache_key("blake3:c", &request(1)), cache_key("blake3:c", &longer));
+        let no_rule =
+            StepRun { trial: Some(TrialRun { index: 1, early_stopping: None, ..run.clone() }), ..StepRun::default() };
+        assert_ne!(cache_key("blake3:c", &request(1)), cache_key("blake3:c", &no_rule));
+    }
 }

@@ -250,12 +250,7 @@ fn standard_components_load_from_the_binary_and_the_ones_not_built_are_named() {
     missing.dedup();
     assert_eq!(
         missing,
-        [
-            "std/components/evaluate.wasm",
-            "std/components/infra_validate.wasm",
-            "std/components/push.wasm",
-            "std/components/tune.wasm",
-        ]
+        ["std/components/evaluate.wasm", "std/components/infra_validate.wasm", "std/components/push.wasm",]
     );
     assert!(errors[0].help().contains("csv_examples, import_schema, infer_schema"), "{}", errors[0].help());
     // The data half of the example, and the pipeline up to the features and to a model, load

@@ -4,7 +4,7 @@
 
 use mlp_kernels::data::Part;
 use mlp_lang::ir::Value;
-use mlp_runtime::host::{Grant, Host, HostConfig, LoadError, StepError, StepErrorKind, StepOutput, StepRun};
+use mlp_runtime::host::{Grant, Host, HostConfig, LoadError, StepError, StepErrorKind, StepEvent, StepOutput, StepRun};
 use mlp_runtime::run::params_json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -313,12 +313,36 @@ fn a_plugin_built_against_a_newer_wit_version_is_refused_at_load() {
     let host = host(&dir);
     match host.load(&mlp_guests::component("future_abi"), None) {
         Err(e @ LoadError::Abi { .. }) => {
-            assert!(e.to_string().ends_with("was built against mlp:plugin 0.9.0; this mlp provides 0.1.2"), "{e}");
+            assert!(e.to_string().ends_with("was built against mlp:plugin 0.9.0; this mlp provides 0.1.3"), "{e}");
             assert!(e.help().contains("upgrade mlp"), "{}", e.help());
         }
         Err(e) => panic!("refused for the wrong reason: {e}"),
         Ok(_) => panic!("a plugin built for mlp:plugin 0.9.0 was loaded"),
     }
+    healthy(&host);
+}
+
+/// A plugin built against an older minor version of the WIT package (0.1.2, before
+/// `invocation.report`) imports the old interface versions; the host's newer ones serve it.
+#[test]
+fn a_plugin_built_against_an_older_minor_wit_version_loads_and_runs() {
+    let dir = scratch("old-abi");
+    let host = host(&dir);
+    let c = host.load(&mlp_guests::component("old_abi"), None).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.info.abi_version, "0.1.2");
+    let out = host
+        .run(
+            &c,
+            StepRun {
+                step_id: "old".into(),
+                params_json: "{}".into(),
+                outputs: [("out".to_string(), ("Examples".to_string(), false))].into(),
+                ..StepRun::default()
+            },
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.outputs["out"].properties["step"], "old");
+    assert_eq!(out.events, [StepEvent::Metric { name: "loss".into(), step: 1, value: 0.5 }]);
     healthy(&host);
 }
 

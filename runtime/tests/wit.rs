@@ -17,7 +17,7 @@ fn names(resolve: &Resolve, keys: &[WorldKey]) -> Vec<String> {
 fn the_package_is_versioned_and_the_step_world_has_the_contract() {
     let (resolve, pkg) = load();
     let package = &resolve.packages[pkg];
-    assert_eq!(package.name.to_string(), "mlp:plugin@0.1.2");
+    assert_eq!(package.name.to_string(), "mlp:plugin@0.1.3");
     let world = resolve.select_world(&[pkg], Some("step")).expect("world `step`");
     let w = &resolve.worlds[world];
     let imports: Vec<WorldKey> = w.imports.keys().cloned().collect();
@@ -25,11 +25,11 @@ fn the_package_is_versioned_and_the_step_world_has_the_contract() {
     let imports = names(&resolve, &imports);
     let exports = names(&resolve, &exports);
     for i in
-        ["mlp:plugin/tables@0.1.2", "mlp:plugin/blobs@0.1.2", "mlp:plugin/tensors@0.1.2", "mlp:plugin/context@0.1.2"]
+        ["mlp:plugin/tables@0.1.3", "mlp:plugin/blobs@0.1.3", "mlp:plugin/tensors@0.1.3", "mlp:plugin/context@0.1.3"]
     {
         assert!(imports.iter().any(|x| x == i), "missing import {i}: {imports:?}");
     }
-    assert_eq!(exports, ["mlp:plugin/plugin@0.1.2"]);
+    assert_eq!(exports, ["mlp:plugin/plugin@0.1.3"]);
     // Only mlp's own interfaces: a step imports no WASI interface unless the host grants one.
     assert!(imports.iter().all(|i| i.starts_with("mlp:plugin/")), "{imports:?}");
     // The plugin interface exports exactly `describe` and `run`.
@@ -99,5 +99,19 @@ fn tensors_offer_the_training_kernels() {
         "[method]optimizer.step",
     ] {
         assert!(funcs.contains(&k), "tensors lacks {k}: {funcs:?}");
+    }
+}
+
+#[test]
+fn the_invocation_reports_a_trainers_objective_to_a_search() {
+    let (resolve, pkg) = load();
+    let context = resolve.packages[pkg].interfaces["context"];
+    let funcs = &resolve.interfaces[context].functions;
+    let report = &funcs["[method]invocation.report"];
+    let params: Vec<&str> = report.params.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(params, ["self", "epoch", "objective"]);
+    assert_eq!(report.result, Some(wit_parser::Type::Bool));
+    for k in ["[method]invocation.log", "[method]invocation.progress", "[method]invocation.metric"] {
+        assert!(funcs.contains_key(k), "context lacks {k}");
     }
 }

@@ -58,7 +58,7 @@ pub use params::Params;
 
 /// The version of the `mlp:plugin` WIT package this SDK is built against. The host refuses a
 /// plugin whose version it cannot serve.
-pub const ABI_VERSION: &str = "0.1.2";
+pub const ABI_VERSION: &str = "0.1.3";
 
 /// Exports `$t` (a type implementing [`Plugin`]) as the component's `plugin` interface.
 #[macro_export]

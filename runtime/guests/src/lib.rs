@@ -18,7 +18,7 @@ pub const SDK_DIR: &str = env!("MLP_SDK_DIR");
 pub const EXAMPLES: &[&str] = &["column_stats", "filter_rows", "generate"];
 
 /// Components built from `plugins/testing`.
-pub const TESTING: &[&str] = &["forbidden_import", "future_abi", "hostile", "probe"];
+pub const TESTING: &[&str] = &["forbidden_import", "future_abi", "hostile", "old_abi", "probe"];
 
 include!(concat!(env!("OUT_DIR"), "/stdlib.rs"));
 

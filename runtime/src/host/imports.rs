@@ -6,6 +6,7 @@
 
 use super::bindings::mlp::plugin::{blobs, context, tables, types};
 use super::state::{ArtifactRes, BlobRes, InvocationRes, OutputRes, StepEvent, StepState, TableRes};
+use super::study::Verdict;
 use mlp_kernels::data::{ArtifactData, Part, Table};
 use mlp_kernels::error::{ErrorKind, KernelError};
 use mlp_kernels::{self as k, DType};
@@ -516,6 +517,29 @@ impl context::HostInvocation for StepState {
 
     fn metric(&mut self, _h: Resource<InvocationRes>, name: String, step: u64, value: f64) -> R<()> {
         self.event(StepEvent::Metric { name: truncate(name), step, value })
+    }
+
+    fn report(&mut self, _h: Resource<InvocationRes>, epoch: u64, objective: f64) -> R<bool> {
+        self.event(StepEvent::Metric { name: "objective".into(), step: epoch, value: objective })?;
+        let run = self.run_data()?;
+        if run.stopped_at_epoch.is_some() {
+            return Ok(true);
+        }
+        let Some(t) = &run.trial else { return Ok(false) };
+        let Verdict::Stop { best, median, others } =
+            t.studies.report(&t.search, t.index, epoch, objective, t.early_stopping)
+        else {
+            return Ok(false);
+        };
+        let message = format!(
+            "stopped by the search `{}` after epoch {epoch}: best objective {best} is worse than the median {median} of {others} other {} at that epoch",
+            t.search,
+            if others == 1 { "trial" } else { "trials" }
+        );
+        tracing::info!(step = %run.step_id, epoch, best, median, others, "trial stopped early by the median rule");
+        run.stopped_at_epoch = Some(epoch);
+        self.event(StepEvent::Log { level: "info", message })?;
+        Ok(true)
     }
 
     fn drop(&mut self, h: Resource<InvocationRes>) -> R<()> {

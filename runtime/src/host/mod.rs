@@ -16,6 +16,7 @@ mod cache;
 mod imports;
 mod ingest;
 mod state;
+mod study;
 mod training;
 mod transform;
 
@@ -38,9 +39,10 @@ use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 pub use crate::host::state::StepEvent;
+pub use crate::host::study::{StoppingRule, Studies, TrialRun, Verdict, median_rule};
 
 /// The version of the `mlp:plugin` WIT package this host implements.
-pub const ABI_VERSION: &str = "0.1.2";
+pub const ABI_VERSION: &str = "0.1.3";
 
 /// Interfaces a component may import, as `namespace:package/interface` prefixes. Everything
 /// else is refused at load. WASI is linked so that guests' standard libraries work, but a step
@@ -236,6 +238,9 @@ pub enum Grant {
     Write(PathBuf),
     /// Connect to `host:port` (or any port of `host`).
     Net(String),
+    /// Train on a GPU: the step's tapes use the CUDA device when this host is built with the
+    /// `cuda` feature and one opens, the CPU otherwise (`training::StepDevice`).
+    Gpu,
 }
 
 /// An input artifact with its content digest.
@@ -267,6 +272,9 @@ pub struct StepRun {
     /// Set to true to stop the step (Ctrl-C): it fails with [`StepErrorKind::Canceled`] within
     /// about one epoch tick.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Set when the step is a trial of a hyperparameter search: its reports go to the run's
+    /// studies, and every output it writes gets the property `trial`.
+    pub trial: Option<TrialRun>,
 }
 
 /// What a successful step produced.
@@ -538,6 +546,8 @@ impl Host {
                     nets.push(target.clone());
                     Ok(())
                 }
+                // Chosen by the first tape the step creates, not a WASI capability.
+                Grant::Gpu => Ok(()),
             };
             granted.map_err(|m| fail(StepErrorKind::Setup, m, None))?;
         }
@@ -610,9 +620,13 @@ impl Host {
                 )));
             }
         }
+        let trial = data.trial.as_ref().map(|t| t.property(data.stopped_at_epoch));
         let mut outputs = BTreeMap::new();
         for (port, mut art) in std::mem::take(&mut data.outputs) {
             art.artifact_type = declared.get(&port).map(|(t, _)| t.clone()).unwrap_or_default();
+            if let Some(trial) = &trial {
+                art.properties.insert("trial".into(), trial.clone());
+            }
             outputs.insert(port, art);
         }
         Ok(StepOutput { outputs, events, stdout: stdout_text, stderr: stderr_text, elapsed: started.elapsed() })
@@ -796,6 +810,8 @@ mod tests {
         assert!(abi_compatible("0.1.0"));
         assert!(abi_compatible("0.1.1"));
         assert!(abi_compatible("0.1.2"));
+        assert!(abi_compatible("0.1.3"));
+        assert!(!abi_compatible("0.1.4"));
         assert!(!abi_compatible("0.2.0"));
         assert!(!abi_compatible("1.1.0"));
         assert!(!abi_compatible("0.1.99"));

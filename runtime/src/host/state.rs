@@ -116,10 +116,20 @@ pub(crate) struct RunData {
     pub(crate) outputs: std::collections::BTreeMap<String, ArtifactData>,
     pub(crate) events: Vec<StepEvent>,
     pub(crate) dropped_events: u64,
+    /// Set when the step is a trial of a hyperparameter search.
+    pub(crate) trial: Option<super::study::TrialRun>,
+    /// The epoch at which the search stopped this trial (`invocation.report` answered true).
+    pub(crate) stopped_at_epoch: Option<u64>,
+    /// Where the step's tapes compute (the CUDA device with `grant gpu`).
+    pub(crate) device: super::training::StepDevice,
 }
 
 impl RunData {
     pub(crate) fn new(run: super::StepRun) -> RunData {
+        // A new attempt of a trial starts its reports over.
+        if let Some(t) = &run.trial {
+            t.studies.begin(&t.search, t.index);
+        }
         RunData {
             step_id: run.step_id,
             params_json: run.params_json,
@@ -128,6 +138,9 @@ impl RunData {
             outputs: Default::default(),
             events: Vec::new(),
             dropped_events: 0,
+            device: super::training::StepDevice::new(run.grants.contains(&super::Grant::Gpu)),
+            trial: run.trial,
+            stopped_at_epoch: None,
         }
     }
 }

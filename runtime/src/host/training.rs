@@ -1,16 +1,21 @@
-//! Host side of the `tensors` interface (WIT `mlp:plugin@0.1.2`): tensors, trainable
+//! Host side of the `tensors` interface (WIT `mlp:plugin@0.1.3`): tensors, trainable
 //! parameters, tapes and optimizers over `mlp-tensor`, so a trainer's loop runs in the guest
 //! while every kernel runs natively here.
 //!
 //! Tape values are plain `u32` indices (cheap to pass); a bad index, a shape that does not fit
 //! or a bad option is a WIT `error` naming the operation, never a trap.
+//!
+//! A step with `grant gpu` gets its tapes on the CUDA device ([`StepDevice`]) when the host is
+//! built with the `cuda` feature and a GPU opens; the context is opened once per process, on
+//! the first such tape, and shared by every step. Otherwise its tapes run on the CPU and a
+//! warning says why.
 
 use super::bindings::mlp::plugin::{tensors, types};
 use super::imports::{usize_of, werr};
 use super::state::{BlobRes, ModelRes, OptimizerRes, ParamsRes, StepState, TableRes, TapeRes, TensorRes};
 use mlp_tensor::init::Init;
 use mlp_tensor::optim::{Adam, Sgd};
-use mlp_tensor::{ParamId, Params, Tape, Tensor, TensorError, Var};
+use mlp_tensor::{Device, ParamId, Params, Tape, Tensor, TensorError, Var};
 use serde::Deserialize;
 use std::collections::HashMap;
 use tensors::{BinaryOp, UnaryOp};
@@ -25,8 +30,67 @@ fn terr(e: TensorError) -> Error {
         TensorError::Shape { .. } | TensorError::Invalid { .. } | TensorError::Handle(_) => {
             types::ErrorKind::InvalidArgument
         }
+        TensorError::Device(_) => types::ErrorKind::Other,
     };
     Error { kind, message: e.to_string(), detail: None }
+}
+
+/// Where one step's tapes compute: the CPU, or with `grant gpu` the process's GPU. Chosen when
+/// the step creates its first tape (so a step that never trains never opens a GPU), logged
+/// then, and kept for the step's other tapes.
+#[derive(Debug, Default)]
+pub(crate) struct StepDevice {
+    gpu_granted: bool,
+    chosen: Option<Device>,
+}
+
+impl StepDevice {
+    /// The device of a step granted a GPU or not.
+    pub(crate) fn new(gpu_granted: bool) -> StepDevice {
+        StepDevice { gpu_granted, chosen: None }
+    }
+
+    /// The device for a new tape of step `step`.
+    fn get(&mut self, step: &str) -> Device {
+        if let Some(d) = &self.chosen {
+            return d.clone();
+        }
+        let d = if self.gpu_granted { gpu_device(step) } else { Device::Cpu };
+        self.chosen = Some(d.clone());
+        d
+    }
+}
+
+/// The process's GPU (device 0), opened on first use; the error message if it cannot be.
+#[cfg(feature = "cuda")]
+fn process_gpu() -> &'static Result<std::sync::Arc<mlp_tensor::cuda::Gpu>, String> {
+    static GPU: std::sync::OnceLock<Result<std::sync::Arc<mlp_tensor::cuda::Gpu>, String>> = std::sync::OnceLock::new();
+    GPU.get_or_init(|| mlp_tensor::cuda::Gpu::open(0).map(std::sync::Arc::new).map_err(|e| e.to_string()))
+}
+
+/// The device of a step granted a GPU: the GPU if one opens, else the CPU with a warning.
+fn gpu_device(step: &str) -> Device {
+    #[cfg(feature = "cuda")]
+    {
+        match process_gpu() {
+            Ok(gpu) => {
+                tracing::info!(step, device = %gpu.describe(), "the step trains on the GPU");
+                Device::Cuda(gpu.clone())
+            }
+            Err(e) => {
+                tracing::warn!(step, "the step has `grant gpu` but trains on the CPU: {e}");
+                Device::Cpu
+            }
+        }
+    }
+    #[cfg(not(feature = "cuda"))]
+    {
+        tracing::warn!(
+            step,
+            "the step has `grant gpu` but trains on the CPU: this mlp was built without the `cuda` feature (build it with `--features cuda`)"
+        );
+        Device::Cpu
+    }
 }
 
 fn var(v: u32) -> Var {
@@ -201,7 +265,8 @@ impl tensors::HostParams for StepState {
 
 impl tensors::HostTape for StepState {
     fn new(&mut self) -> R<Resource<TapeRes>> {
-        Ok(self.table.push(TapeRes(Tape::new()))?)
+        let device = self.run.as_mut().map_or(Device::Cpu, |r| r.device.get(&r.step_id));
+        Ok(self.table.push(TapeRes(Tape::with_device(device)))?)
     }
 
     fn input(&mut self, h: Resource<TapeRes>, t: Resource<TensorRes>) -> R<u32> {
@@ -517,5 +582,29 @@ impl tensors::HostModel for StepState {
     fn drop(&mut self, h: Resource<ModelRes>) -> R<()> {
         self.table.delete(h)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StepDevice;
+
+    #[test]
+    fn steps_without_grant_gpu_train_on_the_cpu() {
+        let mut d = StepDevice::new(false);
+        assert_eq!(d.get("train").describe(), "cpu");
+        assert_eq!(StepDevice::default().get("train").describe(), "cpu");
+    }
+
+    #[test]
+    fn grant_gpu_falls_back_to_the_cpu_without_a_usable_gpu() {
+        let mut d = StepDevice::new(true);
+        let first = d.get("train");
+        // Without the feature (or, with it, without a driver or device) the CPU; with a GPU,
+        // the GPU. Either way the step keeps its first choice.
+        if cfg!(not(feature = "cuda")) {
+            assert!(!first.is_gpu());
+        }
+        assert_eq!(d.get("train").describe(), first.describe());
     }
 }

@@ -1,4 +1,4 @@
-//! Host side of the `transform` resource of `tables` (WIT `mlp:plugin@0.1.2`): feature blocks
+//! Host side of the `transform` resource of `tables` (WIT `mlp:plugin@0.1.3`): feature blocks
 //! fitted on a table and compiled to native code by `mlp-transform`, stored graphs loaded and
 //! compiled again, and transforms applied to tables batch by batch.
 

@@ -1,5 +1,5 @@
 //! Errors of the tensor kernels: a shape that does not fit an operation, a bad argument, a
-//! handle from another tape or parameter set.
+//! handle from another tape or parameter set, a GPU that could not be opened or failed.
 
 /// Why an operation was refused.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -24,6 +24,11 @@ pub enum TensorError {
     /// A handle that does not belong to this tape or parameter set.
     #[error("{0}")]
     Handle(String),
+    /// A GPU could not be opened (no driver, no library, no device) or failed during an
+    /// operation (`crate::cuda`, feature `cuda`). The message names what is missing or what
+    /// the CUDA call reported.
+    #[error("{0}")]
+    Device(String),
 }
 
 /// Results of this crate.

@@ -44,6 +44,91 @@ pub fn matmul(
     faer_matmul(c, accum, a, b, 1.0f32, par());
 }
 
+/// An activation whose forward and backward kernels a GPU also runs ([`crate::device`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// `max(x, 0)`.
+    Relu,
+    /// The logistic function ([`sigmoid`]).
+    Sigmoid,
+    /// `tanh(x)`.
+    Tanh,
+}
+
+impl Activation {
+    /// Every activation.
+    pub const ALL: [Activation; 3] = [Activation::Relu, Activation::Sigmoid, Activation::Tanh];
+
+    /// The activation of one value.
+    #[inline]
+    pub fn apply(self, x: f32) -> f32 {
+        match self {
+            Activation::Relu => x.max(0.0),
+            Activation::Sigmoid => sigmoid(x),
+            Activation::Tanh => x.tanh(),
+        }
+    }
+
+    /// Whether the backward kernel reads the forward output (sigmoid, tanh) rather than the
+    /// input (relu): what [`Activation::backward`] calls `saved`.
+    pub fn saves_output(self) -> bool {
+        !matches!(self, Activation::Relu)
+    }
+
+    /// The gradient `g` of the output carried back through the activation, from `saved`: the
+    /// input for relu, the output for sigmoid and tanh.
+    #[inline]
+    pub fn backward(self, g: f32, saved: f32) -> f32 {
+        match self {
+            Activation::Relu => {
+                if saved > 0.0 {
+                    g
+                } else {
+                    0.0
+                }
+            }
+            Activation::Sigmoid => g * saved * (1.0 - saved),
+            Activation::Tanh => g * (1.0 - saved * saved),
+        }
+    }
+}
+
+/// `out = act(x)`, elementwise.
+pub fn activation(act: Activation, x: &[f32], out: &mut [f32]) {
+    for (o, x) in out.iter_mut().zip(x) {
+        *o = act.apply(*x);
+    }
+}
+
+/// `out = g · act'(...)`, elementwise, from the output gradient `g` and what the activation
+/// saves (see [`Activation::backward`]).
+pub fn activation_backward(act: Activation, g: &[f32], saved: &[f32], out: &mut [f32]) {
+    for ((o, g), s) in out.iter_mut().zip(g).zip(saved) {
+        *o = act.backward(*g, *s);
+    }
+}
+
+/// `out = x + b` with `b` added to every row of the row-major matrix `x` of `b.len()` columns: a
+/// bias.
+pub fn add_row(x: &[f32], b: &[f32], out: &mut [f32]) {
+    out.copy_from_slice(x);
+    for row in out.chunks_mut(b.len().max(1)) {
+        for (o, bi) in row.iter_mut().zip(b) {
+            *o += bi;
+        }
+    }
+}
+
+/// `out[j] = Σ_i g[i, j]`: the column sums of the row-major matrix `g` of `out.len()` columns
+/// (the gradient of a bias added to every row).
+pub fn col_sum(g: &[f32], out: &mut [f32]) {
+    out.fill(0.0);
+    let n = out.len().max(1);
+    for row in g.chunks(n) {
+        out.iter_mut().zip(row).for_each(|(d, r)| *d += r);
+    }
+}
+
 /// The logistic function, stable for large `|x|`.
 #[inline]
 pub fn sigmoid(x: f32) -> f32 {

@@ -6,6 +6,9 @@
 //! - [`tensor`]: the tensor type and its shape checks.
 //! - [`kernels`]: forward and backward kernels over slices; matrix products go to `faer`.
 //! - [`tape`]: reverse-mode differentiation over the recorded operations.
+//! - [`device`]: where a tape's heavy kernels run, the CPU or (feature `cuda`) a GPU.
+//! - `cuda` (feature `cuda`): the CUDA backend, cuBLAS matrix products and NVRTC-compiled
+//!   elementwise kernels, with the CUDA libraries loaded at run time.
 //! - [`optim`]: SGD with momentum, Adam and AdamW.
 //! - [`init`]: deterministic initializers from a seed.
 //! - [`model`]: trained models loaded from their artifact and applied (batch inference,
@@ -18,6 +21,9 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "cuda")]
+pub mod cuda;
+pub mod device;
 pub mod error;
 pub mod init;
 pub mod kernels;
@@ -27,6 +33,7 @@ pub mod tape;
 pub mod tensor;
 pub mod weights;
 
+pub use device::Device;
 pub use error::{Result, TensorError};
 pub use tape::{ParamId, Params, Tape, Var};
 pub use tensor::Tensor;

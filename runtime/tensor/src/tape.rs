@@ -6,10 +6,15 @@
 //! A training step is: a new tape; [`Tape::param`] and [`Tape::input`] for the leaves; the
 //! model's operations; a loss; `backward`; an optimizer step ([`crate::optim`]). Tapes are
 //! cheap: values are shared with the parameters, not copied.
+//!
+//! A tape computes on a [`Device`]: the CPU by default, or a GPU ([`Tape::with_device`]) for the
+//! large matrix products, activations and bias additions, forward and backward
+//! ([`crate::device`]). Values stay in host memory either way.
 
+use crate::device::Device;
 use crate::error::{Result, TensorError, invalid, shape};
 use crate::init::{Init, Rng};
-use crate::kernels;
+use crate::kernels::{self, Activation};
 use crate::tensor::Tensor;
 
 /// A value recorded on a tape.
@@ -165,9 +170,7 @@ enum Op {
     AddRow(Var, Var),
     Scale(Var, f32),
     AddScalar(Var),
-    Relu(Var),
-    Sigmoid(Var),
-    Tanh(Var),
+    Activation(Activation, Var),
     Exp(Var),
     Log(Var),
     Sum(Var),
@@ -182,17 +185,33 @@ enum Op {
     Huber { p: Var, t: Tensor, delta: f32 },
 }
 
-/// The operations of one forward pass, in order.
+/// The operations of one forward pass, in order, and the device they compute on.
 #[derive(Debug, Default)]
 pub struct Tape {
     values: Vec<Tensor>,
     ops: Vec<Op>,
+    device: Device,
 }
 
 impl Tape {
-    /// An empty tape.
+    /// An empty tape on the CPU.
     pub fn new() -> Tape {
         Tape::default()
+    }
+
+    /// An empty tape computing on `device`.
+    pub fn with_device(device: Device) -> Tape {
+        Tape { device, ..Tape::default() }
+    }
+
+    /// The device the following operations (and `backward`) compute on.
+    pub fn set_device(&mut self, device: Device) {
+        self.device = device;
+    }
+
+    /// The device this tape computes on.
+    pub fn device(&self) -> &Device {
+        &self.device
     }
 
     fn push(&mut self, value: Tensor, op: Op) -> Var {
@@ -251,7 +270,7 @@ impl Tape {
             ));
         }
         let mut out = vec![0f32; m * n];
-        kernels::matmul(ta.data(), tb.data(), &mut out, m, k, n, false, false, false);
+        self.device.matmul(ta.data(), tb.data(), &mut out, m, k, n, false, false, false)?;
         Ok(self.push(Tensor::new(&[m, n], out)?, Op::MatMul(a, b)))
     }
 
@@ -305,12 +324,7 @@ impl Tape {
         if tb.len() != n || tb.shape().len() > 2 || (tb.shape().len() == 2 && tb.shape()[0] != 1) {
             return Err(shape("add_row", format!("cannot add {:?} to every row of {:?}", tb.shape(), tx.shape())));
         }
-        let mut out = tx.data().to_vec();
-        for row in out.chunks_mut(n.max(1)) {
-            for (o, bi) in row.iter_mut().zip(tb.data()) {
-                *o += bi;
-            }
-        }
+        let out = self.device.add_row(tx.data(), tb.data())?;
         let t = Tensor::new(&[m, n], out)?;
         Ok(self.push(t.reshape(tx.shape())?, Op::AddRow(x, b)))
     }
@@ -325,19 +339,26 @@ impl Tape {
         self.map(a, |x| x + s, Op::AddScalar(a))
     }
 
+    fn activation(&mut self, act: Activation, a: Var) -> Result<Var> {
+        let ta = self.get(a)?;
+        let out = self.device.activation(act, ta.data())?;
+        let t = Tensor::new(ta.shape(), out)?;
+        Ok(self.push(t, Op::Activation(act, a)))
+    }
+
     /// `max(a, 0)`.
     pub fn relu(&mut self, a: Var) -> Result<Var> {
-        self.map(a, |x| x.max(0.0), Op::Relu(a))
+        self.activation(Activation::Relu, a)
     }
 
     /// The logistic function.
     pub fn sigmoid(&mut self, a: Var) -> Result<Var> {
-        self.map(a, kernels::sigmoid, Op::Sigmoid(a))
+        self.activation(Activation::Sigmoid, a)
     }
 
     /// `tanh(a)`.
     pub fn tanh(&mut self, a: Var) -> Result<Var> {
-        self.map(a, f32::tanh, Op::Tanh(a))
+        self.activation(Activation::Tanh, a)
     }
 
     /// `e^a`.
@@ -510,9 +531,9 @@ impl Tape {
                     let (_, nn) = self.values[b.index()].matrix("matmul")?;
                     // dA = dC · Bᵀ (m × k), dB = Aᵀ · dC (k × n).
                     let mut da = vec![0f32; m * k];
-                    kernels::matmul(&g, val(*b), &mut da, m, nn, k, false, true, false);
+                    self.device.matmul(&g, val(*b), &mut da, m, nn, k, false, true, false)?;
                     let mut db = vec![0f32; k * nn];
-                    kernels::matmul(val(*a), &g, &mut db, k, m, nn, true, false, false);
+                    self.device.matmul(val(*a), &g, &mut db, k, m, nn, true, false, false)?;
                     add(&mut grads, *a, da);
                     add(&mut grads, *b, db);
                 }
@@ -538,27 +559,16 @@ impl Tape {
                     add(&mut grads, *b, db);
                 }
                 Op::AddRow(x, b) => {
-                    let nb = self.values[b.index()].len().max(1);
-                    let mut db = vec![0f32; nb];
-                    for row in g.chunks(nb) {
-                        db.iter_mut().zip(row).for_each(|(d, r)| *d += r);
-                    }
+                    let db = self.device.col_sum(&g, self.values[b.index()].len())?;
                     add(&mut grads, *b, db);
                     add(&mut grads, *x, g);
                 }
                 Op::Scale(a, s) => add(&mut grads, *a, g.iter().map(|x| s * x).collect()),
                 Op::AddScalar(a) => add(&mut grads, *a, g),
-                Op::Relu(a) => {
-                    let d = g.iter().zip(val(*a)).map(|(g, x)| if *x > 0.0 { *g } else { 0.0 }).collect();
+                Op::Activation(act, a) => {
+                    let saved = if act.saves_output() { self.values[i].data() } else { val(*a) };
+                    let d = self.device.activation_backward(*act, &g, saved)?;
                     add(&mut grads, *a, d);
-                }
-                Op::Sigmoid(a) => {
-                    let y = self.values[i].data();
-                    add(&mut grads, *a, g.iter().zip(y).map(|(g, y)| g * y * (1.0 - y)).collect());
-                }
-                Op::Tanh(a) => {
-                    let y = self.values[i].data();
-                    add(&mut grads, *a, g.iter().zip(y).map(|(g, y)| g * (1.0 - y * y)).collect());
                 }
                 Op::Exp(a) => {
                     let y = self.values[i].data();

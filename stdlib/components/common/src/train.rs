@@ -1,10 +1,12 @@
 //! What the trainer components share: reading the model's inputs from a TransformGraph,
 //! turning a split of transformed examples into host tensors (missing numbers as 0, a missing
-//! category as its own index, rows without a label left out), a reproducible batch order, and
-//! the hyperparameters with their checks.
+//! category as its own index, rows without a label left out), a reproducible batch order, the
+//! hyperparameters with their checks, balanced class weights, and the training loop of the
+//! linear models, which reports each epoch's objective to a hyperparameter search and stops
+//! when the search says so.
 
 use mlp_sdk::{
-    BinaryOp, Error, Init, Invocation, ModelParams, Optimizer, Output, Table, Tape, Tensor, Transform, UnaryOp,
+    BinaryOp, Error, Init, Invocation, ModelParams, Optimizer, Output, Params, Table, Tape, Tensor, Transform, UnaryOp,
 };
 use serde_json::{Value, json};
 
@@ -255,6 +257,11 @@ impl Linear {
         Ok(Linear { params, weights, bias, embeddings })
     }
 
+    /// Every parameter's id (weights, bias, embeddings).
+    pub fn ids(&self) -> Vec<u32> {
+        self.weights.iter().copied().chain([self.bias]).chain(self.embeddings.iter().copied()).collect()
+    }
+
     /// The linear output of rows `idx` of `split` (all rows when `None`) on `tape`, and the
     /// values the L2 penalty covers.
     pub fn output(&self, tape: &Tape, split: &Split, idx: Option<&[u64]>) -> Result<(u32, Vec<u32>), Error> {
@@ -401,24 +408,77 @@ pub fn with_l2(tape: &Tape, loss: u32, penalized: &[u32], l2: f32) -> Result<u32
     Ok(loss)
 }
 
+/// The `class_weights` parameter: `"none"` (the default) or `"balanced"`; whether balanced.
+pub fn balanced_classes(p: &Params) -> Result<bool, Error> {
+    match p.opt_string("class_weights")?.as_deref().unwrap_or("none") {
+        "none" => Ok(false),
+        "balanced" => Ok(true),
+        other => Err(Error::invalid(format!("`class_weights` is `{other}`; use \"none\" or \"balanced\""))),
+    }
+}
+
+/// Balanced class weights, one per row of class indices `rows` (each below `classes`):
+/// `rows / (classes · rows of the class)`, so that every class weighs the same in the loss.
+pub fn balanced_weights(rows: &[u32], classes: usize) -> Vec<f32> {
+    let mut counts = vec![0f64; classes];
+    for &c in rows {
+        counts[c as usize] += 1.0;
+    }
+    let total = rows.len() as f64;
+    rows.iter().map(|&c| (total / (classes as f64 * counts[c as usize].max(1.0))) as f32).collect()
+}
+
+/// Asks the hyperparameter search whether to stop after `epoch` (from 1) with `objective`
+/// (the eval loss, or the train loss without an eval split), and says so in the log.
+pub fn search_stops(ctx: &Invocation, epoch: u64, objective: f64) -> bool {
+    let stop = ctx.report(epoch, objective);
+    if stop {
+        ctx.info(&format!("the hyperparameter search stopped training after epoch {epoch} (objective {objective})"));
+    }
+    stop
+}
+
+/// What a training loop kept.
+#[derive(Clone, Debug)]
+pub struct Fitted {
+    /// One record per epoch run.
+    pub history: Vec<Value>,
+    /// The epoch (from 1) whose weights the parameters hold.
+    pub kept_epoch: usize,
+    /// The epoch after which a hyperparameter search stopped training, when it did.
+    pub stopped_by_search: Option<u64>,
+}
+
+impl Fitted {
+    /// The history record of the kept epoch.
+    pub fn kept(&self) -> Value {
+        self.history.get(self.kept_epoch.saturating_sub(1)).cloned().unwrap_or_default()
+    }
+}
+
 /// Minibatch Adam over `rows` training rows for `h.epochs` epochs, in a seeded order: each
 /// step zeroes the gradients, records `loss(tape, Some(batch))`, backpropagates and updates;
 /// after each epoch `loss(tape, None)` on the evaluation split (when `has_eval`) gives the
-/// evaluation loss. Reports `train_loss` / `eval_loss` metrics and progress; returns the
-/// history, one record per epoch. `loss` gets `true` for training batches (with the L2
-/// penalty) and `false` for the evaluation pass.
+/// evaluation loss. Reports `train_loss` / `eval_loss` metrics and progress, and the epoch's
+/// objective (the eval loss, else the train loss) to a hyperparameter search: when the search
+/// stops the training, the parameters `ids` are set back to the epoch with the lowest
+/// objective. Otherwise they keep the last epoch's values. `loss` gets `true` for training
+/// batches (with the L2 penalty) and `false` for the evaluation pass.
 pub fn fit(
     ctx: &Invocation,
     params: &ModelParams,
+    ids: &[u32],
     h: &Hyper,
     rows: usize,
     has_eval: bool,
     loss: impl Fn(&Tape, Option<&[u64]>, bool) -> Result<u32, Error>,
-) -> Result<Vec<Value>, Error> {
+) -> Result<Fitted, Error> {
     let opt = Optimizer::open("adam", &json!({ "learning_rate": h.learning_rate }).to_string())?;
     let mut rng = Rng(h.seed as u64);
     let mut order: Vec<u64> = (0..rows as u64).collect();
     let mut history = Vec::new();
+    // The lowest objective so far: its value, its epoch, and the parameters' values then.
+    let mut best: Option<(f64, usize, Vec<Tensor>)> = None;
     for epoch in 0..h.epochs {
         rng.shuffle(&mut order);
         let mut total = 0f64;
@@ -443,6 +503,25 @@ pub fn fit(
         };
         history.push(json!({ "epoch": epoch + 1, "train_loss": train_loss, "eval_loss": eval_loss }));
         ctx.progress((epoch + 1) as f32 / h.epochs as f32, &format!("epoch {}", epoch + 1));
+        let objective = eval_loss.unwrap_or(train_loss);
+        let done = history.len();
+        // A NaN objective is the worst: any number replaces it.
+        if best.as_ref().is_none_or(|b| objective < b.0 || b.0.is_nan()) {
+            best = Some((objective, done, ids.iter().map(|&id| params.value(id)).collect::<Result<_, _>>()?));
+        }
+        if search_stops(ctx, done as u64, objective) {
+            let kept_epoch = match &best {
+                Some((_, epoch, values)) => {
+                    for (id, v) in ids.iter().zip(values) {
+                        params.set(*id, v)?;
+                    }
+                    *epoch
+                }
+                None => done,
+            };
+            return Ok(Fitted { history, kept_epoch, stopped_by_search: Some(done as u64) });
+        }
     }
-    Ok(history)
+    let kept_epoch = history.len();
+    Ok(Fitted { history, kept_epoch, stopped_by_search: None })
 }

@@ -13,6 +13,10 @@
 //! training mean and standard deviation (recorded as `label_scaling`), so one learning rate
 //! fits labels of any scale and Huber's threshold is one standard deviation.
 //!
+//! After each epoch the trainer reports its eval loss (the train loss without an eval split)
+//! to a hyperparameter search; when the search stops it, the model keeps the weights of the
+//! epoch with the lowest loss, and `model.json` records `stopped_by_search`.
+//!
 //! The model artifact holds `weights.safetensors` (the parameters: `weights` `[d, 1]` in the
 //! order of `model.json`'s numeric features, `bias` `[1]`, and `embedding.NAME`
 //! `[categories + 1, 1]` per categorical feature) and `model.json` (the architecture, the
@@ -93,22 +97,29 @@ impl Plugin for TrainLinear {
 
         let model = Linear::new(&inputs, h.seed as u64)?;
         let l2 = h.l2 as f32;
-        let history = fit(ctx, &model.params, &h, train.rows, eval.is_some(), |tape, idx, training| {
-            match (training, &eval, &eval_y) {
-                (true, _, _) => loss(&model, tape, &train, &y_scaled, kind, idx, l2),
-                (false, Some(e), Some(y)) => loss(&model, tape, e, y, kind, None, 0.0),
-                _ => Err(Error::invalid("no evaluation split")),
-            }
-        })?;
+        let fitted =
+            fit(ctx, &model.params, &model.ids(), &h, train.rows, eval.is_some(), |tape, idx, training| {
+                match (training, &eval, &eval_y) {
+                    (true, _, _) => loss(&model, tape, &train, &y_scaled, kind, idx, l2),
+                    (false, Some(e), Some(y)) => loss(&model, tape, e, y, kind, None, 0.0),
+                    _ => Err(Error::invalid("no evaluation split")),
+                }
+            })?;
 
-        let last = history.last().cloned().unwrap_or_default();
+        let last = fitted.kept();
         let fields = json!({
             "loss": if kind == Loss::Squared { "squared" } else { "huber" },
             "label_scaling": scaling.to_json(),
             "missing": "a missing number counts as 0; a missing category is index `categories` (its own weight)",
             "output": "(weights · numeric + sum of embedding[category] + bias) * label_scaling.std + label_scaling.mean",
             "hyperparameters": h.to_json(),
-            "training": { "rows": train.rows, "eval_rows": eval.as_ref().map(|e| e.rows), "history": history },
+            "stopped_by_search": fitted.stopped_by_search,
+            "training": {
+                "rows": train.rows,
+                "eval_rows": eval.as_ref().map(|e| e.rows),
+                "history": fitted.history,
+                "kept_epoch": fitted.kept_epoch,
+            },
         });
         write_model(
             ctx,
@@ -126,7 +137,7 @@ impl Plugin for TrainLinear {
             train.rows,
             inputs.numeric.len(),
             inputs.categorical.len(),
-            h.epochs,
+            fitted.history.len(),
             last["train_loss"].as_f64().unwrap_or(f64::NAN),
             last["eval_loss"].as_f64().map(|e| format!(", eval loss {e:.4}")).unwrap_or_default()
         ));

@@ -11,13 +11,21 @@
 //! regression). Weights start He-uniform, biases at zero; the model keeps the weights of its
 //! best epoch on `eval`.
 //!
+//! After each epoch the trainer reports its eval loss (the train loss without an eval split)
+//! to a hyperparameter search; when the search stops it, training ends there like early
+//! stopping does (the best epoch on `eval` is kept), and `model.json` records
+//! `stopped_by_search`.
+//!
 //! The model artifact: `weights.safetensors` (`layer0.weight`, `layer0.bias`,
 //! `layer0.embedding.NAME`, `layer1.weight`, ..., `output.weight`, `output.bias`) and
 //! `model.json` (task, classes, layer widths, feature order, label scaling, the transform's
 //! digest, hyperparameters, per-epoch losses and the epoch kept).
 
 use mlp_sdk::*;
-use mlp_std_common::train::{Hyper, Rng, Scaling, Split, input_layer, inputs_of, rows_of, splits, write_model};
+use mlp_std_common::train::{
+    Hyper, Rng, Scaling, Split, balanced_classes, balanced_weights, input_layer, inputs_of, rows_of, search_stops,
+    splits, write_model,
+};
 use serde_json::{Value, json};
 
 struct TrainMlp;
@@ -192,11 +200,7 @@ impl Plugin for TrainMlp {
                 "`early_stopping` is {patience}; use 0 to disable it, or a number of epochs"
             )));
         }
-        let balanced = match p.opt_string("class_weights")?.as_deref().unwrap_or("none") {
-            "none" => false,
-            "balanced" => true,
-            other => return Err(Error::invalid(format!("`class_weights` is `{other}`; use \"none\" or \"balanced\""))),
-        };
+        let balanced = balanced_classes(&p)?;
 
         let graph_artifact = ctx.require_input("graph")?;
         let graph: Value = serde_json::from_str(&graph_artifact.json("graph.json")?)
@@ -223,16 +227,7 @@ impl Plugin for TrainMlp {
                         }
                     }
                     let weights = if balanced {
-                        let mut counts = vec![0f64; classes.len()];
-                        for &i in &idx {
-                            counts[i as usize] += 1.0;
-                        }
-                        let total = idx.len() as f64;
-                        let w: Vec<f32> = idx
-                            .iter()
-                            .map(|&i| (total / (classes.len() as f64 * counts[i as usize].max(1.0))) as f32)
-                            .collect();
-                        Some(Tensor::from_f32(&[split.rows as u64], &w)?)
+                        Some(Tensor::from_f32(&[split.rows as u64], &balanced_weights(&idx, classes.len()))?)
                     } else {
                         None
                     };
@@ -321,6 +316,7 @@ impl Plugin for TrainMlp {
         let mut history = Vec::new();
         let mut best: Option<(f64, i64, Vec<Tensor>)> = None;
         let mut since_best = 0;
+        let mut stopped_by_search = None;
         for epoch in 0..h.epochs {
             rng.shuffle(&mut order);
             let mut total = 0f64;
@@ -343,12 +339,14 @@ impl Plugin for TrainMlp {
             let train_loss = total / train.rows as f64;
             ctx.metric("train_loss", epoch as u64, train_loss);
             let mut record = json!({ "epoch": epoch + 1, "train_loss": train_loss });
+            let mut objective = train_loss;
             if let (Some(e), Some(t)) = (&eval, &eval_targets) {
                 let tape = Tape::new();
                 let (_, data) = model.loss(&tape, e, t, task, None, 0.0, None)?;
                 let eval_loss = f64::from(tape.item(data)?);
                 ctx.metric("eval_loss", epoch as u64, eval_loss);
                 record["eval_loss"] = json!(eval_loss);
+                objective = eval_loss;
                 if task == Task::Classification {
                     let (z, _) = model.forward(&tape, e, None, None)?;
                     let logits = tape.value(z)?.to_f32()?;
@@ -378,6 +376,10 @@ impl Plugin for TrainMlp {
             }
             history.push(record);
             ctx.progress((epoch + 1) as f32 / h.epochs as f32, &format!("epoch {}", epoch + 1));
+            if search_stops(ctx, epoch as u64 + 1, objective) {
+                stopped_by_search = Some(epoch + 1);
+                break;
+            }
             if patience > 0 && since_best >= patience {
                 ctx.info(&format!(
                     "early stopping after epoch {}: no lower eval loss for {patience} epochs",
@@ -413,6 +415,7 @@ impl Plugin for TrainMlp {
             "hyperparameters": h.to_json(),
             "class_weights": if balanced { "balanced" } else { "none" },
             "early_stopping": patience,
+            "stopped_by_search": stopped_by_search,
             "training": { "rows": train.rows, "eval_rows": eval.as_ref().map(|e| e.rows), "history": history, "kept_epoch": kept_epoch },
         });
         write_model(ctx, &model.params, "mlp", &label, &inputs, &graph_artifact.digest(), &graph, fields, &kept)?
