@@ -24,7 +24,40 @@ pub fn to_safetensors(params: &Params, metadata: &HashMap<String, String>) -> Re
         views.push((name.clone(), v));
     }
     let meta = if metadata.is_empty() { None } else { Some(metadata.clone()) };
-    safetensors::serialize(views, meta).map_err(|e| invalid("safetensors", e.to_string()))
+    let bytes = safetensors::serialize(views, meta).map_err(|e| invalid("safetensors", e.to_string()))?;
+    canonical(bytes)
+}
+
+/// The same file with its header's keys in sorted order at every level. `safetensors` writes
+/// the metadata from a `HashMap`, whose order changes from one map to the next, and a model's
+/// bytes must not: equal weights give an equal artifact digest, so caching and the "same model
+/// already pushed" check hold. The tensors' offsets are relative to the data, which is kept.
+fn canonical(bytes: Vec<u8>) -> Result<Vec<u8>> {
+    fn sorted(v: serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let ordered: std::collections::BTreeMap<String, serde_json::Value> =
+                    m.into_iter().map(|(k, v)| (k, sorted(v))).collect();
+                serde_json::Value::Object(ordered.into_iter().collect())
+            }
+            other => other,
+        }
+    }
+    let bad = |why: &str| invalid("safetensors", format!("the serialized header {why}"));
+    let len_bytes: [u8; 8] = bytes.get(..8).and_then(|b| b.try_into().ok()).ok_or_else(|| bad("is missing"))?;
+    let n = usize::try_from(u64::from_le_bytes(len_bytes)).map_err(|_| bad("is too long"))?;
+    let header = bytes.get(8..8 + n).ok_or_else(|| bad("is truncated"))?;
+    let value: serde_json::Value = serde_json::from_slice(header).map_err(|e| bad(&format!("is not JSON: {e}")))?;
+    let mut text = serde_json::to_vec(&sorted(value)).map_err(|e| bad(&e.to_string()))?;
+    // Keep the data 8-byte aligned, padding with spaces as safetensors does.
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + bytes.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// The contents of a weights file: named tensors (sorted by name) and the header's metadata.
@@ -48,4 +81,36 @@ pub fn from_safetensors(bytes: &[u8]) -> Result<Weights> {
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok((out, metadata))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::init::Init;
+
+    /// Regression: the metadata came out in `HashMap` order, so the same weights gave files of
+    /// different bytes (and models of different digests) from one run to the next.
+    #[test]
+    fn the_same_weights_and_metadata_always_give_the_same_bytes() {
+        let mut params = Params::new(7);
+        params.add("weights", &[3, 2], Init::XavierUniform).unwrap();
+        params.add("bias", &[2], Init::Zeros).unwrap();
+        let mut first: Option<Vec<u8>> = None;
+        for _ in 0..32 {
+            let meta: HashMap<String, String> =
+                [("kind", "mlp"), ("format", "mlp.model"), ("label", "y"), ("task", "c")]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+            let bytes = to_safetensors(&params, &meta).unwrap();
+            match &first {
+                None => first = Some(bytes),
+                Some(f) => assert_eq!(&bytes, f),
+            }
+        }
+        let (tensors, meta) = from_safetensors(first.as_ref().unwrap()).unwrap();
+        assert_eq!(meta["kind"], "mlp");
+        assert_eq!(tensors.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), ["bias", "weights"]);
+        assert_eq!(tensors[1].1.data(), params.value(params.find("weights").unwrap()).unwrap().data());
+    }
 }
