@@ -92,6 +92,7 @@ codes! {
     E0810 Error "unknown named argument",
     E0811 Error "column used outside a feature block",
     E0812 Error "column not in the pinned schema",
+    E0813 Error "name not provided by the component",
     E0901 Error "invalid search space",
     E0902 Error "not a component",
     E0903 Error "search space names no parameter of the trainer",
@@ -103,6 +104,7 @@ codes! {
     W0003 Warning "unused step",
     W0004 Warning "unused pipeline output",
     W0005 Warning "doc comment documents nothing",
+    W0006 Warning "push without a gate",
 }
 
 impl Code {

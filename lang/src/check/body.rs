@@ -271,6 +271,12 @@ impl Cx {
                         Some((self.decl_module(callee), prm.span)),
                     );
                     self.feature_columns = None;
+                    if *prm.ty.unopt() == Ty::Expr
+                        && let Decl::Component(ci) = callee
+                        && let Some(names) = self.out.components[*ci].names.clone()
+                    {
+                        self.free_names(&a.value, &names, &scope, file, &callee_name);
+                    }
                 } else {
                     let all: Vec<&str> =
                         inputs.iter().map(|x| x.name.as_str()).chain(params.iter().map(|x| x.name.as_str())).collect();
@@ -371,6 +377,7 @@ impl Cx {
         }
 
         self.step_cycles(&pl.steps, &deps, file);
+        self.push_gates(&pl.steps, &scope, &callees, file);
 
         // Unused names.
         let used = scope.used.borrow().clone();
@@ -424,6 +431,132 @@ impl Cx {
             Decl::Component(c) => self.out.components[*c].module,
             Decl::Pipeline(p) => self.out.pipelines[*p].module,
             Decl::Artifact(_) => 0,
+        }
+    }
+
+    /// Checks the free names of an `expr` argument against the names its component provides
+    /// (attribute `names`): `NAME`, or `PREFIX.NAME` with both listed (E0813).
+    fn free_names(&mut self, e: &Expr, names: &[String], scope: &Scope, file: FileId, callee: &str) {
+        let free =
+            |n: &str| !scope.params.contains_key(n) && !scope.inputs.contains_key(n) && !scope.steps.contains_key(n);
+        let mut found: Vec<&Ident> = Vec::new();
+        fn walk<'e>(e: &'e Expr, free: &dyn Fn(&str) -> bool, out: &mut Vec<&'e Ident>) {
+            match &e.kind {
+                ExprKind::Name(n) if free(&n.name) => out.push(n),
+                ExprKind::Field(b, f) => {
+                    if let ExprKind::Name(n) = &b.kind
+                        && free(&n.name)
+                    {
+                        out.push(n);
+                        out.push(f);
+                    } else {
+                        walk(b, free, out);
+                    }
+                }
+                ExprKind::Paren(x) | ExprKind::Unary(_, x) => walk(x, free, out),
+                ExprKind::Binary(_, a, b) => {
+                    walk(a, free, out);
+                    walk(b, free, out);
+                }
+                ExprKind::If(a, b, c) => {
+                    walk(a, free, out);
+                    walk(b, free, out);
+                    walk(c, free, out);
+                }
+                ExprKind::Call(_, args) => args.iter().for_each(|a| walk(&a.value, free, out)),
+                ExprKind::List(xs) => xs.iter().for_each(|x| walk(x, free, out)),
+                _ => {}
+            }
+        }
+        walk(e, &free, &mut found);
+        for n in found {
+            if names.contains(&n.name) {
+                continue;
+            }
+            let mut d = Diagnostic::new(Code::E0813, file, n.span, format!("`{callee}` provides no name `{}`", n.name))
+                .label("not a pipeline parameter nor a name of the component");
+            if let Some(sg) = suggest(&n.name, names.iter().map(String::as_str)) {
+                d = d.help(format!("did you mean `{sg}`?")).fix(format!("replace with `{sg}`"), file, n.span, sg);
+            } else {
+                d = d.help(format!("the names of `{callee}` are: {}", names.join(", ")));
+            }
+            self.err(d);
+        }
+    }
+
+    /// Warns about a step that pushes a model (takes a Model, writes a PushedModel) without a
+    /// gate: its `when` must read a Blessing, and an InfraBlessing when the pipeline validates
+    /// models for serving (W0006).
+    fn push_gates(&mut self, steps: &[StepDecl], scope: &Scope, callees: &[Option<Decl>], file: FileId) {
+        fn refs(e: &Expr, out: &mut Vec<(String, String)>) {
+            match &e.kind {
+                ExprKind::Field(b, f) => match &b.kind {
+                    ExprKind::Name(n) => out.push((n.name.clone(), f.name.clone())),
+                    _ => refs(b, out),
+                },
+                ExprKind::Paren(x) | ExprKind::Unary(_, x) => refs(x, out),
+                ExprKind::Binary(_, a, b) => {
+                    refs(a, out);
+                    refs(b, out);
+                }
+                _ => {}
+            }
+        }
+        let ty_of = |step: &str, out: &str| -> Option<String> {
+            let i = *scope.steps.get(step)?;
+            scope.step_outputs[i].iter().find(|(n, _)| n == out).map(|(_, t)| t.unopt().display())
+        };
+        let producer = |ty: &str| -> Option<String> {
+            scope.step_names.iter().enumerate().find_map(|(i, n)| {
+                scope.step_outputs[i].iter().find(|(_, t)| t.unopt().display() == ty).map(|(o, _)| format!("{n}.{o}"))
+            })
+        };
+        let infra = producer("InfraBlessing");
+        for (i, s) in steps.iter().enumerate() {
+            if !scope.step_outputs.get(i).is_some_and(|o| o.iter().any(|(_, t)| t.unopt().display() == "PushedModel")) {
+                continue;
+            }
+            let takes_model = callees
+                .get(i)
+                .and_then(Option::as_ref)
+                .is_some_and(|c| signature(self, c).0.iter().any(|p| p.ty.unopt() == &Ty::Artifact("Model".into())));
+            if !takes_model {
+                continue;
+            }
+            let mut read = Vec::new();
+            if let Some(w) = &s.when {
+                refs(w, &mut read);
+            }
+            let types: Vec<String> = read.iter().filter_map(|(st, o)| ty_of(st, o)).collect();
+            let (missing, gate) = if !types.iter().any(|t| t == "Blessing") {
+                ("a blessing", producer("Blessing"))
+            } else if infra.is_some() && !types.iter().any(|t| t == "InfraBlessing") {
+                ("the infra validation", infra.clone())
+            } else {
+                continue;
+            };
+            let mut d = Diagnostic::new(
+                Code::W0006,
+                file,
+                s.name.span,
+                format!("step `{}` pushes a model without {missing} gate", s.name.name),
+            )
+            .label("runs whether or not the model passed");
+            d = match (gate, &s.when) {
+                (Some(g), None) => d.help(format!("push only what passed: add `when {g}`")).fix(
+                    format!("add `when {g}`"),
+                    file,
+                    Span::point(s.body.span.end as usize),
+                    format!(" when {g}"),
+                ),
+                (Some(g), Some(w)) => d
+                    .help(format!("push only what passed: `when {} and {g}`", crate::fmt::expr_to_string(w)))
+                    .fix(format!("add `and {g}`"), file, Span::point(w.span.end as usize), format!(" and {g}")),
+                (None, _) => {
+                    d.help("evaluate the model with a blessing policy (`tab.evaluate`) and push `when EVAL.blessing`")
+                }
+            };
+            self.err(d);
         }
     }
 

@@ -114,6 +114,8 @@ pub struct Component {
     pub params: Arc<[ParamSig]>,
     /// Outputs.
     pub outputs: Arc<[Port]>,
+    /// The free names its `expr` parameters may use (attribute `names`), when it declares them.
+    pub names: Option<Arc<[String]>>,
 }
 
 /// A pipeline: a sub-pipeline declaration, or the root file's top-level steps.
@@ -515,6 +517,7 @@ impl Cx {
                             inputs: Arc::from([]),
                             params: Arc::from([]),
                             outputs: Arc::from([]),
+                            names: None,
                         });
                         (&c.name, Decl::Component(id))
                     }
@@ -721,6 +724,7 @@ impl Cx {
             let mut seen: HashMap<String, Span> = HashMap::new();
             let (mut inputs, mut params, mut outputs) = (Vec::new(), Vec::new(), Vec::new());
             let (mut wasm, mut digest) = (None, None);
+            let mut names: Option<Vec<String>> = None;
             for member in &decl.body.members {
                 match &member.kind {
                     ItemKind::Port(p) => {
@@ -768,6 +772,31 @@ impl Cx {
                             _ => None,
                         };
                         match (a.name.name.as_str(), text) {
+                            ("names", None) => {
+                                let list = match &a.value.kind {
+                                    ExprKind::List(xs) => xs
+                                        .iter()
+                                        .map(|x| match &x.kind {
+                                            ExprKind::Str(s) => Some(s.clone()),
+                                            _ => None,
+                                        })
+                                        .collect::<Option<Vec<String>>>(),
+                                    _ => None,
+                                };
+                                match list {
+                                    Some(l) => names = Some(l),
+                                    None => self.err(
+                                        Diagnostic::new(
+                                            Code::E0304,
+                                            file,
+                                            a.value.span,
+                                            "`names` must be a list of strings",
+                                        )
+                                        .label("expected `[\"auc\", \"accuracy\", ...]`")
+                                        .help("list the names the component's `expr` parameters may use"),
+                                    ),
+                                }
+                            }
                             ("wasm", Some(s)) => {
                                 wasm = Some(crate::source::join(crate::source::dir_of(&self.out.modules[m].key), &s))
                             }
@@ -798,8 +827,8 @@ impl Cx {
                             (other, _) => {
                                 let mut d = Diagnostic::new(Code::E0502, file, a.name.span, format!("unknown component attribute `{other}`"))
                                     .label("not an attribute")
-                                    .help("components have `wasm = \"file.wasm\"` and optionally `digest = \"blake3:...\"`; declare inputs, params and outputs with `input`, `param` and `output`");
-                                if let Some(s) = suggest(other, ["wasm", "digest"]) {
+                                    .help("components have `wasm = \"file.wasm\"` and optionally `digest = \"blake3:...\"` and `names = [...]`; declare inputs, params and outputs with `input`, `param` and `output`");
+                                if let Some(s) = suggest(other, ["wasm", "digest", "names"]) {
                                     d = d.fix(format!("replace with `{s}`"), file, a.name.span, s);
                                 }
                                 self.err(d);
@@ -827,6 +856,7 @@ impl Cx {
             comp.outputs = outputs.into();
             comp.wasm = wasm;
             comp.digest = digest;
+            comp.names = names.map(Into::into);
         }
         // Pipelines (index 0 is the root).
         for p in 0..self.out.pipelines.len() {
