@@ -175,13 +175,19 @@ fn run_reports_a_failing_step_and_exits_1() {
 }
 
 #[test]
-fn run_of_a_pipeline_with_standard_components_explains_they_are_not_built_yet() {
-    let store = tempdir().join("store");
-    let out = mlp(&["run", "examples/taxi/pipeline.mlp", "--store", store.to_str().unwrap()], &root());
+fn run_of_a_standard_component_this_mlp_lacks_names_it_before_running() {
+    let dir = tempdir();
+    std::fs::write(
+        dir.join("pipeline.mlp"),
+        "component nope {\n  wasm = \"std/components/no_such_step.wasm\"\n  output out: Examples\n}\n\nstep x = nope {}\n",
+    )
+    .unwrap();
+    let out = mlp(&["run", "pipeline.mlp"], &dir);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("the standard-library component `std/"), "{err}");
-    assert!(err.contains("problems found before running"), "{err}");
+    assert!(err.contains("the standard-library component `std/components/no_such_step.wasm`"), "{err}");
+    assert!(err.contains("the standard components it carries are: batch_infer, csv_examples, evaluate"), "{err}");
+    assert!(err.contains("1 problem found before running"), "{err}");
 }
 
 #[test]
@@ -227,4 +233,52 @@ fn plugin_new_scaffolds_a_crate_that_builds_and_runs() {
     assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     assert!(text(&run.stderr).contains("  count | info: counted 2 splits"), "{}", text(&run.stderr));
     assert!(text(&run.stdout).contains("[rows.json]\n{\"eval\": 200, \"train\": 800}"), "{}", text(&run.stdout));
+}
+
+#[test]
+fn serve_starts_with_nothing_pushed_and_stops_on_ctrl_c() {
+    use std::io::{BufRead, Read, Write};
+    let dir = tempdir();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mlp"))
+        .args(["serve", dir.to_str().unwrap(), "--port", "0", "--name", "taxi"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run mlp serve");
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    let prefix = format!("serving model `taxi` from {} at http://", dir.display());
+    let addr = first
+        .strip_prefix(&prefix)
+        .and_then(|r| r.strip_suffix("/v1/models/taxi:predict"))
+        .unwrap_or_else(|| panic!("{first}"));
+    assert_eq!(
+        lines.next().unwrap().unwrap(),
+        format!("no version loaded yet: nothing is pushed to {}; waiting for a push", dir.display())
+    );
+    // Nothing pushed: the server runs and says it is not ready.
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("nothing is pushed to"), "{answer}");
+    // Ctrl-C (SIGINT) stops it gracefully, with exit code 0.
+    let sent = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("mlp serve did not stop on SIGINT");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l == "stopping: answering the requests in flight"), "{rest:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

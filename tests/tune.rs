@@ -14,9 +14,10 @@ use serde_json::json;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// The search component's metrics (plain Rust), with their unit tests, run on the host too.
+/// The metrics the search component ranks by (plain Rust, in the common crate), with their unit
+/// tests, run on the host too.
 #[allow(dead_code)]
-#[path = "../stdlib/components/tune/src/metrics.rs"]
+#[path = "../stdlib/components/common/src/metrics.rs"]
 mod metrics;
 
 /// A folder with `points.csv`: two uniform inputs in [-1, 1] and a noisy label.

@@ -988,7 +988,7 @@ pub fn params_json(params: &BTreeMap<String, Value>, root_dir: &Path) -> String 
 }
 
 /// Evaluates a `when` condition over the artifacts produced so far. Supports literals, `and`,
-/// `or`, `not`, comparisons, artifact presence (a Blessing counts when its `blessed`
+/// `or`, `not`, comparisons, artifact presence (a Blessing or InfraBlessing counts when its `blessed`
 /// property is true) and artifact properties (`eval.metrics.auc`).
 fn eval_when(e: &IrExpr, produced: &HashMap<(String, String), Produced>) -> Result<bool, String> {
     match eval(e, produced)? {
@@ -1012,7 +1012,7 @@ fn eval(e: &IrExpr, produced: &HashMap<(String, String), Produced>) -> Result<se
             let found = sources.iter().find_map(|s| produced.get(&(s.step.clone(), s.output.clone())));
             J::Bool(match found.map(|p| &p.artifact) {
                 None => false,
-                Some(a) if a.data.artifact_type == "Blessing" => {
+                Some(a) if a.data.artifact_type == "Blessing" || a.data.artifact_type == "InfraBlessing" => {
                     a.data.properties.get("blessed").and_then(J::as_bool).unwrap_or(false)
                 }
                 Some(_) => true,

@@ -22,6 +22,7 @@ macro_rules! out {
 }
 
 mod run;
+mod serve;
 mod store;
 mod view;
 
@@ -198,10 +199,46 @@ enum Command {
         #[command(subcommand)]
         command: SchemaCommand,
     },
+    /// Make the previous version of a serving folder current again (the newest complete
+    /// version older than the current one), and record it in the lineage.
+    Rollback {
+        /// The serving folder a `tab.push` step writes to.
+        dir: PathBuf,
+        /// The store to record the rollback in (default: `.mlp` in the current folder, when it
+        /// exists).
+        #[arg(long)]
+        store: Option<PathBuf>,
+    },
     /// Work with plugins.
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+    /// Serve the models a push step writes to DIR over HTTP (TF Serving's REST API shape):
+    /// `POST /v1/models/NAME:predict`, `GET /v1/models/NAME`, `GET /healthz`, `GET /metrics`.
+    /// A new version is loaded when DIR/CURRENT changes, without dropping requests.
+    Serve {
+        /// The serving directory (holding `versions/` and `CURRENT`).
+        dir: PathBuf,
+        /// The port to listen on.
+        #[arg(long, default_value_t = 8501)]
+        port: u16,
+        /// The address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+        /// The model's name in URLs (default: DIR's folder name).
+        #[arg(long)]
+        name: Option<String>,
+        /// How often DIR/CURRENT is checked for a new version.
+        #[arg(long, default_value = "500ms", value_parser = mlp_serve::parse_duration)]
+        poll: std::time::Duration,
+        /// Most examples run through the model at once (concurrent requests are merged).
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+        max_batch: u32,
+        /// The longest a batch waits for more requests after its first (only while requests
+        /// are arriving).
+        #[arg(long, default_value = "2ms", value_parser = mlp_serve::parse_duration)]
+        batch_wait: std::time::Duration,
     },
     /// Explain a diagnostic code, e.g. `mlp explain E0301`.
     Explain {
@@ -271,7 +308,9 @@ enum GraphFormat {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Err(e) = init_tracing(cli.log_level.as_deref()) {
+    // A server logs its version swaps and load failures unless told otherwise.
+    let default_log = matches!(cli.command, Command::Serve { .. }).then_some("mlp_serve=info");
+    if let Err(e) = init_tracing(cli.log_level.as_deref(), default_log) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -340,6 +379,7 @@ fn main() -> ExitCode {
             view::show(view::ShowArgs { artifact, store, split, html, against, against_split, rows })
         }
         Command::Schema { command: SchemaCommand::Diff { a, b, store } } => view::schema_diff(&store, &a, &b),
+        Command::Rollback { dir, store } => store::rollback(&dir, store.as_deref()),
         Command::Plugin { command: PluginCommand::New { name, dir, sdk } } => {
             let dir = dir.unwrap_or_else(|| PathBuf::from(&name));
             let sdk = sdk.unwrap_or_else(|| PathBuf::from(mlp_guests::SDK_DIR));
@@ -357,6 +397,9 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Serve { dir, port, host, name, poll, max_batch, batch_wait } => {
+            serve::serve(serve::ServeArgs { dir, host, port, name, poll, max_batch: max_batch as usize, batch_wait })
+        }
         Command::Explain { code } => match Code::parse(&code) {
             Some(c) => {
                 out!("{}", c.page());
@@ -370,18 +413,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// Tracing to standard error, when `--log-level` or `RUST_LOG` asks for it.
-fn init_tracing(level: Option<&str>) -> Result<(), String> {
+/// Tracing to standard error, when `--log-level` or `RUST_LOG` asks for it (or `default`, the
+/// command's own filter, says so).
+fn init_tracing(level: Option<&str>, default: Option<&str>) -> Result<(), String> {
     use tracing_subscriber::EnvFilter;
     let filter = match (level, std::env::var("RUST_LOG")) {
         (Some(l), _) => {
             if !matches!(l, "error" | "warn" | "info" | "debug" | "trace" | "off") {
                 return Err(format!("--log-level {l}: use error, warn, info, debug, trace or off"));
             }
-            EnvFilter::new(format!("mlp_runtime={l},mlp_store={l},mlp_cli={l}"))
+            EnvFilter::new(format!("mlp_runtime={l},mlp_store={l},mlp_cli={l},mlp_serve={l}"))
         }
         (None, Ok(directives)) => EnvFilter::try_new(&directives).map_err(|e| format!("RUST_LOG={directives}: {e}"))?,
-        (None, Err(_)) => return Ok(()),
+        (None, Err(_)) => match default {
+            Some(d) => EnvFilter::new(d),
+            None => return Ok(()),
+        },
     };
     let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(color).init();

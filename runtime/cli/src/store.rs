@@ -1,5 +1,5 @@
-//! The store commands: `mlp runs`, `mlp lineage`, `mlp artifacts` and `mlp doctor`, over the
-//! artifact and lineage stores of `mlp-store`.
+//! The store commands: `mlp runs`, `mlp lineage`, `mlp artifacts`, `mlp doctor` and
+//! `mlp rollback`, over the artifact and lineage stores and the serving folder of `mlp-store`.
 //!
 //! Every command takes `--store DIR` (default `.mlp` in the current folder, which is where
 //! `mlp run` puts it for a pipeline in that folder). Output is text by default and JSON with
@@ -292,4 +292,31 @@ pub(crate) fn doctor(store: &Path, fix: bool, deep: bool, as_json: bool) -> Exit
         );
     }
     if report.is_clean() { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+pub(crate) fn rollback(dir: &Path, store: Option<&Path>) -> ExitCode {
+    let default = Path::new(mlp_store::DEFAULT_DIR);
+    let store = match store {
+        Some(s) => {
+            if let Err(c) = existing(s) {
+                return c;
+            }
+            Some(s)
+        }
+        None => default.join("lineage.db").is_file().then_some(default),
+    };
+    match mlp_store::serving::rollback(dir, store) {
+        Ok(r) => {
+            outln!("{}: version {} is current again (was {})", dir.display(), r.to, r.from);
+            match (r.run, store) {
+                (Some(run), Some(s)) => outln!("recorded as run {run} in {}", s.display()),
+                _ => eprintln!("warning: not recorded in a lineage store (none at `.mlp`; pass --store PATH)"),
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}\n  help: {}", e.help());
+            ExitCode::from(1)
+        }
+    }
 }

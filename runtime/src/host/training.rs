@@ -461,98 +461,6 @@ impl tensors::HostOptimizer for StepState {
     }
 }
 
-/// The model's inputs from one batch of features: numeric columns as a row-major matrix
-/// (missing as 0), categorical ones as indices (missing as the category count).
-fn model_inputs(
-    m: &mlp_tensor::model::Model,
-    batch: &arrow_array::RecordBatch,
-) -> Result<(Option<Tensor>, Vec<Vec<usize>>), String> {
-    use arrow_array::cast::AsArray;
-    use arrow_array::types::{Float64Type, Int64Type};
-    use arrow_schema::DataType;
-    let rows = batch.num_rows();
-    let column = |name: &str, to: &DataType| -> Result<arrow_array::ArrayRef, String> {
-        let c = batch.column_by_name(name).ok_or_else(|| {
-            format!(
-                "the features have no column `{name}`, which the model reads; apply the transform it was trained with"
-            )
-        })?;
-        arrow_cast::cast(c, to).map_err(|e| format!("column `{name}`: {e}"))
-    };
-    let numeric = if m.numeric().is_empty() {
-        None
-    } else {
-        let d = m.numeric().len();
-        let mut x = vec![0f32; rows * d];
-        for (j, name) in m.numeric().iter().enumerate() {
-            let c = column(name, &DataType::Float64)?;
-            for (r, v) in c.as_primitive::<Float64Type>().iter().enumerate() {
-                x[r * d + j] = v.unwrap_or(0.0) as f32;
-            }
-        }
-        Some(Tensor::new(&[rows, d], x).map_err(|e| e.to_string())?)
-    };
-    let mut categories = Vec::with_capacity(m.categorical().len());
-    for (name, count) in m.categorical() {
-        let c = column(name, &DataType::Int64)?;
-        categories.push(
-            c.as_primitive::<Int64Type>()
-                .iter()
-                .map(|v| v.and_then(|v| usize::try_from(v).ok()).map_or(*count, |v| v.min(*count)))
-                .collect(),
-        );
-    }
-    Ok((numeric, categories))
-}
-
-/// The predictions table of one batch.
-fn predictions(
-    m: &mlp_tensor::model::Model,
-    batch: &arrow_array::RecordBatch,
-) -> Result<arrow_array::RecordBatch, String> {
-    use arrow_array::{ArrayRef, Float64Array};
-    use arrow_schema::{DataType, Field, Schema};
-    use mlp_tensor::model::Task;
-    let rows = batch.num_rows();
-    let (x, cats) = model_inputs(m, batch)?;
-    let out = m.predict(rows, x.as_ref(), &cats).map_err(|e| e.to_string())?;
-    let mut fields = vec![Field::new("prediction", DataType::Float64, false)];
-    let mut columns: Vec<ArrayRef> = Vec::new();
-    match m.task() {
-        Task::Classification(classes) => {
-            let k = classes.len().max(1);
-            let probs = out.data();
-            let pred: Vec<f64> = probs
-                .chunks(k)
-                .map(|row| {
-                    let best = row
-                        .iter()
-                        .enumerate()
-                        .fold((0, f32::NEG_INFINITY), |b, (i, v)| if *v > b.1 { (i, *v) } else { b });
-                    classes.get(best.0).copied().unwrap_or(f64::NAN)
-                })
-                .collect();
-            columns.push(std::sync::Arc::new(Float64Array::from(pred)));
-            for (j, c) in classes.iter().enumerate() {
-                fields.push(Field::new(format!("probability_{c}"), DataType::Float64, false));
-                let p: Vec<f64> = probs.chunks(k).map(|row| f64::from(row[j])).collect();
-                columns.push(std::sync::Arc::new(Float64Array::from(p)));
-            }
-        }
-        Task::Regression { .. } => {
-            columns.push(std::sync::Arc::new(Float64Array::from(
-                out.data().iter().map(|v| f64::from(*v)).collect::<Vec<_>>(),
-            )));
-        }
-    }
-    arrow_array::RecordBatch::try_new_with_options(
-        std::sync::Arc::new(Schema::new(fields)),
-        columns,
-        &arrow_array::RecordBatchOptions::new().with_row_count(Some(rows)),
-    )
-    .map_err(|e| e.to_string())
-}
-
 impl tensors::HostModel for StepState {
     fn load(&mut self, spec_json: String, weights: Resource<BlobRes>) -> Fallible<Resource<ModelRes>> {
         let bytes = self.table.get(&weights)?.0.clone();
@@ -573,7 +481,7 @@ impl tensors::HostModel for StepState {
     fn predict(&mut self, h: Resource<ModelRes>, features: Resource<TableRes>) -> Fallible<Resource<TableRes>> {
         let m = self.table.get(&h)?.0.clone();
         let t = self.table.get(&features)?.0.clone();
-        match super::transform::map_batches(&t, |b| predictions(&m, b)) {
+        match super::transform::map_batches(&t, |b| m.predict_batch(b)) {
             Ok(table) => Ok(Ok(self.table.push(TableRes(table))?)),
             Err(e) => Ok(Err(e)),
         }

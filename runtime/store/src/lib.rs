@@ -23,6 +23,7 @@ pub mod artifacts;
 pub mod digest;
 pub mod doctor;
 pub mod lineage;
+pub mod serving;
 
 pub use artifacts::{ArtifactError, ArtifactStore, ExportFormat, StoredArtifact};
 pub use digest::artifact_digest;

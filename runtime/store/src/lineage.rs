@@ -1476,6 +1476,17 @@ impl LineageStore {
         id.map(|id| self.artifact(ArtifactId(id))).transpose()
     }
 
+    /// The pipelines an artifact is attributed to (made or reused in one of their runs), by name.
+    pub fn pipelines_of(&self, artifact: ArtifactId) -> Result<Vec<String>> {
+        self.conn
+            .prepare_cached(
+                "SELECT p.name FROM attributions at JOIN contexts p ON p.id = at.context_id
+                 WHERE at.artifact_id = ?1 AND p.kind = 'pipeline' ORDER BY p.name",
+            )
+            .and_then(|mut s| s.query_map([artifact.0], |r| r.get(0))?.collect())
+            .map_err(self.sql(|| format!("read the pipelines of artifact {}", artifact.0)))
+    }
+
     /// The model of the newest Blessing in `pipeline` whose property `blessed` is true: the live
     /// Model artifact that the blessing's execution took as input.
     pub fn latest_blessed_model(&self, pipeline: &str) -> Result<Option<BlessedModel>> {

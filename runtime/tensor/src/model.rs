@@ -10,11 +10,20 @@
 //! - `mlp`, classification: `[rows, classes]`, softmax probabilities in `classes` order;
 //! - `mlp` regression and `linear_regression`: `[rows, 1]`, the prediction in the label's
 //!   units.
+//!
+//! [`Model::predict_batch`] is the Arrow side of the same pass: it reads those inputs from a
+//! batch of transformed features (the columns the TransformGraph writes) and gives the
+//! predictions table that batch inference stores and serving answers with.
 
 use crate::error::{Result, invalid, shape};
 use crate::tape::{Params, Tape, Var};
 use crate::tensor::Tensor;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{ArrayRef, Float64Array, RecordBatch, RecordBatchOptions};
+use arrow_schema::{DataType, Field, Schema};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// What a model predicts.
 #[derive(Clone, Debug, PartialEq)]
@@ -248,5 +257,92 @@ impl Model {
                 Tensor::new(&[rows, 1], out)
             }
         }
+    }
+
+    /// The model's inputs from one batch of features: numeric columns as a row-major
+    /// `[rows, numeric]` matrix (a missing value as 0), categorical ones as indices (a missing
+    /// or negative one as the category count, a larger one clamped to it).
+    pub fn inputs(&self, batch: &RecordBatch) -> Result<(Option<Tensor>, Vec<Vec<usize>>)> {
+        let rows = batch.num_rows();
+        let column = |name: &str, to: &DataType| -> Result<ArrayRef> {
+            let c = batch.column_by_name(name).ok_or_else(|| {
+                invalid(
+                    "predict",
+                    format!(
+                        "the features have no column `{name}`, which the model reads; apply the transform it was trained with"
+                    ),
+                )
+            })?;
+            arrow_cast::cast(c, to).map_err(|e| invalid("predict", format!("column `{name}`: {e}")))
+        };
+        let numeric = if self.numeric.is_empty() {
+            None
+        } else {
+            let d = self.numeric.len();
+            let mut x = vec![0f32; rows * d];
+            for (j, name) in self.numeric.iter().enumerate() {
+                let c = column(name, &DataType::Float64)?;
+                for (r, v) in c.as_primitive::<Float64Type>().iter().enumerate() {
+                    x[r * d + j] = v.unwrap_or(0.0) as f32;
+                }
+            }
+            Some(Tensor::new(&[rows, d], x)?)
+        };
+        let mut categories = Vec::with_capacity(self.categorical.len());
+        for (name, count) in &self.categorical {
+            let c = column(name, &DataType::Int64)?;
+            categories.push(
+                c.as_primitive::<Int64Type>()
+                    .iter()
+                    .map(|v| v.and_then(|v| usize::try_from(v).ok()).map_or(*count, |v| v.min(*count)))
+                    .collect(),
+            );
+        }
+        Ok((numeric, categories))
+    }
+
+    /// The predictions for one batch of features ([`Model::inputs`] then [`Model::predict`]),
+    /// one row per input row: `prediction` (the most probable class's label value for a
+    /// classifier, the number for a regressor) and, for a classifier, `probability_VALUE` per
+    /// class in `classes` order (`VALUE` as Rust prints the class's `f64`: `probability_0`,
+    /// `probability_1`).
+    pub fn predict_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let rows = batch.num_rows();
+        let (x, cats) = self.inputs(batch)?;
+        let out = self.predict(rows, x.as_ref(), &cats)?;
+        let mut fields = vec![Field::new("prediction", DataType::Float64, false)];
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        match &self.task {
+            Task::Classification(classes) => {
+                let k = classes.len().max(1);
+                let probs = out.data();
+                let pred: Vec<f64> = probs
+                    .chunks(k)
+                    .map(|row| {
+                        let best = row
+                            .iter()
+                            .enumerate()
+                            .fold((0, f32::NEG_INFINITY), |b, (i, v)| if *v > b.1 { (i, *v) } else { b });
+                        classes.get(best.0).copied().unwrap_or(f64::NAN)
+                    })
+                    .collect();
+                columns.push(Arc::new(Float64Array::from(pred)));
+                for (j, c) in classes.iter().enumerate() {
+                    fields.push(Field::new(format!("probability_{c}"), DataType::Float64, false));
+                    let p: Vec<f64> = probs.chunks(k).map(|row| f64::from(row[j])).collect();
+                    columns.push(Arc::new(Float64Array::from(p)));
+                }
+            }
+            Task::Regression { .. } => {
+                columns
+                    .push(Arc::new(Float64Array::from(out.data().iter().map(|v| f64::from(*v)).collect::<Vec<_>>())));
+            }
+        }
+        RecordBatch::try_new_with_options(
+            Arc::new(Schema::new(fields)),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(rows)),
+        )
+        .map_err(|e| invalid("predict", e.to_string()))
     }
 }

@@ -1,12 +1,14 @@
 //! `mlp-std-common`: what the standard components share. [`spans`] finds the files of the span
 //! (and version) a step reads; [`ingest`] is the whole ingest step (files in, typed and split
 //! Examples out) for every format; [`json_part`] and friends read and write the JSON documents of
-//! Statistics, Schema and Anomalies artifacts; [`train`] is what the trainers share.
+//! Statistics, Schema and Anomalies artifacts; [`train`] is what the trainers share, and
+//! [`metrics`] the model metrics `tune` and `evaluate` compute.
 //!
 //! It runs inside the guest (wasm32-wasip2): files are read through WASI, which sees only what
 //! the step was granted; the heavy work (decoding, splitting, statistics) is host kernels.
 
 pub mod ingest;
+pub mod metrics;
 pub mod spans;
 pub mod train;
 

@@ -7,19 +7,18 @@
 //! binds them to the one optional `trials` port) with a `trial` property saying which point it
 //! was trained with (`{"search", "index", "point", "stopped_at_epoch"}`). The examples
 //! are already transformed, so the `eval` split's rows (those with a label) go straight to the
-//! host's `model` kernel, the forward pass batch inference uses; [`metrics`] scores the
-//! predictions. Larger is better for `auc` and `accuracy`, smaller for `log_loss`, `rmse` and
-//! `mae`; a trial whose value is not finite ranks last, and ties go to the lower index.
+//! host's `model` kernel, the forward pass batch inference uses; [`metrics`] (shared with
+//! `evaluate`) scores the predictions. Larger is better for `auc` and `accuracy`, smaller for
+//! `log_loss`, `rmse` and `mae`; a trial whose value is not finite ranks last, and ties go to
+//! the lower index.
 //!
 //! The `best` output holds `hyperparameters.json` (the best point, keyed by trainer parameter
 //! name), `search.json` (the settings and every trial's value, epochs and losses) and the
 //! `trials` table (one row per trial, one column per dimension of the space), with the
 //! properties `metric`, `best_value` and `best_trial`.
 
-mod metrics;
-
-use metrics::Metric;
 use mlp_sdk::*;
+use mlp_std_common::metrics::{self, Metric};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
