@@ -12,7 +12,7 @@ pub mod metrics;
 pub mod spans;
 pub mod train;
 
-use mlp_sdk::{Artifact, Error, Output};
+use mlp_sdk::{Artifact, Error, Output, Table};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -42,4 +42,20 @@ pub fn check_format(what: &str, format: u32) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// Rows copied into the guest per host call by [`read_f64s`].
+pub const READ_CHUNK: u64 = 1 << 16;
+
+/// A column's values as floats (nulls as NaN), read in chunks of [`READ_CHUNK`] rows.
+pub fn read_f64s(t: &Table, column: &str) -> Result<Vec<f64>, Error> {
+    let rows = t.num_rows();
+    let mut out = Vec::with_capacity(rows as usize);
+    let mut offset = 0;
+    while offset < rows {
+        let len = (rows - offset).min(READ_CHUNK);
+        out.extend(t.read_f64(column, offset, len)?);
+        offset += len;
+    }
+    Ok(out)
 }

@@ -73,13 +73,11 @@ mod policy;
 use analysis::{Measured, Plan, Scores, Slice};
 use mlp_sdk::*;
 use mlp_std_common::metrics;
+use mlp_std_common::read_f64s;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashSet};
 
 struct Evaluate;
-
-/// Rows copied into the guest per host call.
-const CHUNK: u64 = 1 << 16;
 
 /// A numeric column with more distinct values than this is sliced into quantile buckets.
 const MAX_DISTINCT: usize = 16;
@@ -206,26 +204,13 @@ fn settings(p: &Params) -> Result<Settings, Error> {
     })
 }
 
-/// A column's values as floats (nulls as NaN), read in chunks.
-fn read_f64s(t: &Table, column: &str) -> Result<Vec<f64>, Error> {
-    let rows = t.num_rows();
-    let mut out = Vec::with_capacity(rows as usize);
-    let mut offset = 0;
-    while offset < rows {
-        let len = (rows - offset).min(CHUNK);
-        out.extend(t.read_f64(column, offset, len)?);
-        offset += len;
-    }
-    Ok(out)
-}
-
 /// A column's values as text, read in chunks.
 fn read_texts(t: &Table, column: &str) -> Result<Vec<Option<String>>, Error> {
     let rows = t.num_rows();
     let mut out = Vec::with_capacity(rows as usize);
     let mut offset = 0;
     while offset < rows {
-        let len = (rows - offset).min(CHUNK);
+        let len = (rows - offset).min(mlp_std_common::READ_CHUNK);
         out.extend(t.read_utf8(column, offset, len)?);
         offset += len;
     }

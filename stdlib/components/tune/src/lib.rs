@@ -19,13 +19,11 @@
 
 use mlp_sdk::*;
 use mlp_std_common::metrics::{self, Metric};
+use mlp_std_common::read_f64s;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
 struct Tune;
-
-/// Rows copied into the guest per host call.
-const CHUNK: u64 = 1 << 16;
 
 /// The columns of the `trials` table before the space's dimensions; a dimension with one of
 /// these names gets the column `point.NAME`.
@@ -214,19 +212,6 @@ fn table_lines(metric: &str, trials: &[Trial], order: &[usize]) -> Vec<String> {
         lines.push("* stopped early by the search".into());
     }
     lines
-}
-
-/// A column's values as floats (nulls as NaN), read in chunks.
-fn read_f64s(t: &Table, column: &str) -> Result<Vec<f64>, Error> {
-    let rows = t.num_rows();
-    let mut out = Vec::with_capacity(rows as usize);
-    let mut offset = 0;
-    while offset < rows {
-        let len = (rows - offset).min(CHUNK);
-        out.extend(t.read_f64(column, offset, len)?);
-        offset += len;
-    }
-    Ok(out)
 }
 
 /// The `eval` split's labelled rows and their label.
