@@ -162,3 +162,73 @@ fn infra_validation_gates_the_push_with_its_checks_recorded() {
     assert_eq!(steps["push"]["status"], "skipped", "{}", steps["push"]);
     assert!(!dir2.join("serving/CURRENT").exists());
 }
+
+/// On a clean store: the first run pushes version 1; a degraded model is not blessed against
+/// it and version 1 stays current; a better one becomes version 2; rollback restores version 1;
+/// the served model's lineage leads back to its data, transform and trainer with parameters.
+#[test]
+fn only_blessed_models_are_pushed_and_the_served_model_has_its_lineage() {
+    let dir = project("gated");
+    let src = std::fs::read_to_string(dir.join("pipeline.mlp")).unwrap();
+    let src = src
+        .replace("param learning_rate: float = 0.1", "param learning_rate: float = 0.1\nparam epochs: int = 3")
+        .replace("epochs = 2, learning_rate = learning_rate", "epochs = epochs, learning_rate = learning_rate")
+        .replace(
+            "step push = tab.push { model = train.model, graph = features.graph, to = \"serving\", keep = 5, grant write \"serving\" }",
+            "step eval = tab.evaluate {\n  model = train.model\n  examples = features.out\n  label = \"y\"\n  baseline = latest_blessed(Model)\n  bootstrap = 0\n  permutations = 0\n  bless = auc >= 0.6 and log_loss <= baseline.log_loss + 0.01\n}\n\
+             step push = tab.push { model = train.model, graph = features.graph, to = \"serving\", grant write \"serving\" } when eval.blessing",
+        );
+    std::fs::write(dir.join("pipeline.mlp"), src).unwrap();
+    let (code, first, err) = run(&dir, "pipeline.mlp", &[]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(current(&dir), "1");
+    let blessing = json_part(&artifact(&dir, &first, "eval", "blessing"), "blessing.json");
+    assert_eq!(blessing["blessed"], true, "{blessing}");
+
+    // Barely trained: its log loss is far above the blessed model's.
+    let (code, degraded, err) = run(&dir, "pipeline.mlp", &["--set", "learning_rate=0.00001", "--set", "epochs=1"]);
+    assert_eq!(code, 0, "{err}");
+    let blessing = json_part(&artifact(&dir, &degraded, "eval", "blessing"), "blessing.json");
+    assert_eq!(blessing["blessed"], false, "{blessing}");
+    assert_eq!(degraded["push"]["status"], "skipped", "{}", degraded["push"]);
+    assert_eq!(current(&dir), "1");
+
+    // Trained longer: at least as good, blessed, version 2.
+    let (code, better, err) = run(&dir, "pipeline.mlp", &["--set", "epochs=8"]);
+    assert_eq!(code, 0, "{err}");
+    let blessing = json_part(&artifact(&dir, &better, "eval", "blessing"), "blessing.json");
+    assert_eq!(blessing["blessed"], true, "{blessing}");
+    assert_eq!(current(&dir), "2");
+
+    let out = mlp(&["rollback", "serving"], &dir);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(current(&dir), "1");
+
+    // The served model's lineage: its trainer (with its parameters), the transform, the data.
+    let served: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("serving/versions/1/version.json")).unwrap()).unwrap();
+    assert_eq!(served["model_digest"], first["train"]["outputs"]["model"]["digest"]);
+    let out = mlp(&["lineage", served["model_digest"].as_str().unwrap()], &dir);
+    let tree = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{tree}");
+    for needle in ["train_logistic", "transform", "csv_examples"] {
+        assert!(tree.contains(needle), "`{needle}` is not in the lineage:\n{tree}");
+    }
+    // The trainer's execution there: its component digest and parameters.
+    let line = tree.lines().find(|l| l.contains("step `train`")).unwrap();
+    let run_id = line.rsplit("run ").next().unwrap().trim_end_matches(')').to_string();
+    let show = mlp(&["runs", "show", &run_id, "--json"], &dir);
+    let detail: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let train = detail["executions"].as_array().unwrap().iter().find(|e| e["step"] == "train").unwrap();
+    assert!(train["component_digest"].as_str().unwrap().starts_with("blake3:"), "{train}");
+    let params = &train["parameters"];
+    assert_eq!(params["learning_rate"]["value"], 0.1, "{params}");
+    assert_eq!(params["epochs"]["value"], 3, "{params}");
+    assert_eq!(params["label"]["value"], "y", "{params}");
+    let ingest = detail["executions"].as_array().unwrap().iter().find(|e| e["step"] == "ingest").unwrap();
+    assert!(
+        ingest["parameters"]["input"]["value"].as_str().unwrap().ends_with("points.csv"),
+        "{}",
+        ingest["parameters"]
+    );
+}
