@@ -123,6 +123,22 @@ impl Diagnostic {
         self
     }
 
+    /// For a misspelled `name` at `span`: when one of `options` is close, the help "did you mean
+    /// `X`?" and the fix replacing it; otherwise the help `otherwise()`.
+    pub fn did_you_mean<'a>(
+        self,
+        name: &str,
+        options: impl IntoIterator<Item = &'a str>,
+        file: FileId,
+        span: Span,
+        otherwise: impl FnOnce() -> String,
+    ) -> Self {
+        match suggest(name, options) {
+            Some(s) => self.help(format!("did you mean `{s}`?")).fix(format!("replace with `{s}`"), file, span, s),
+            None => self.help(otherwise()),
+        }
+    }
+
     /// The primary label.
     pub fn primary(&self) -> Option<&Label> {
         self.labels.iter().find(|l| l.primary)

@@ -475,11 +475,9 @@ impl Cx {
             }
             let mut d = Diagnostic::new(Code::E0813, file, n.span, format!("`{callee}` provides no name `{}`", n.name))
                 .label("not a pipeline parameter nor a name of the component");
-            if let Some(sg) = suggest(&n.name, names.iter().map(String::as_str)) {
-                d = d.help(format!("did you mean `{sg}`?")).fix(format!("replace with `{sg}`"), file, n.span, sg);
-            } else {
-                d = d.help(format!("the names of `{callee}` are: {}", names.join(", ")));
-            }
+            d = d.did_you_mean(&n.name, names.iter().map(String::as_str), file, n.span, || {
+                format!("the names of `{callee}` are: {}", names.join(", "))
+            });
             self.err(d);
         }
     }

@@ -11,7 +11,7 @@ use super::expr::ExprCx;
 use super::types::Ty;
 use super::{Cx, Decl, article};
 use crate::codes::Code;
-use crate::diag::{Diagnostic, suggest};
+use crate::diag::Diagnostic;
 use crate::search::DIMENSION_FUNCTIONS;
 use crate::syntax::ast::*;
 
@@ -87,23 +87,20 @@ impl Cx {
             ExprKind::Call(f, args) => {
                 if !DIMENSION_FUNCTIONS.contains(&f.name.as_str()) {
                     if report {
-                        let mut d = Diagnostic::new(
+                        let d = Diagnostic::new(
                             Code::E0901,
                             file,
                             f.span,
                             format!("`{}` is not a search dimension", f.name),
                         )
-                        .label("unknown dimension function");
-                        if let Some(s) = suggest(&f.name, DIMENSION_FUNCTIONS.iter().copied()) {
-                            d = d.help(format!("did you mean `{s}`?")).fix(
-                                format!("replace with `{s}`"),
-                                file,
-                                f.span,
-                                s,
-                            );
-                        } else {
-                            d = d.help(shape_help);
-                        }
+                        .label("unknown dimension function")
+                        .did_you_mean(
+                            &f.name,
+                            DIMENSION_FUNCTIONS.iter().copied(),
+                            file,
+                            f.span,
+                            || shape_help.into(),
+                        );
                         self.err(d);
                     }
                     return None;
@@ -359,23 +356,16 @@ impl Cx {
                 dims.push(name.name.clone());
                 let Some(prm) = tc.params.iter().find(|p| p.name == name.name) else {
                     let names: Vec<&str> = tc.params.iter().map(|p| p.name.as_str()).collect();
-                    let mut d = Diagnostic::new(
+                    let d = Diagnostic::new(
                         Code::E0903,
                         file,
                         name.span,
                         format!("`{tname}` has no parameter `{}` to search", name.name),
                     )
-                    .label("not a parameter of the trainer");
-                    if let Some(sg) = suggest(&name.name, names.iter().copied()) {
-                        d = d.help(format!("did you mean `{sg}`?")).fix(
-                            format!("replace with `{sg}`"),
-                            file,
-                            name.span,
-                            sg,
-                        );
-                    } else {
-                        d = d.help(format!("the parameters of `{tname}` are: {}", names.join(", ")));
-                    }
+                    .label("not a parameter of the trainer")
+                    .did_you_mean(&name.name, names.iter().copied(), file, name.span, || {
+                        format!("the parameters of `{tname}` are: {}", names.join(", "))
+                    });
                     self.err(d);
                     continue;
                 };

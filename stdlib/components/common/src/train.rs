@@ -338,6 +338,18 @@ impl Scaling {
     }
 }
 
+/// Logs what a linear trainer did: `WHAT on ROWS rows, N numeric and M categorical features,
+/// E epochs: train loss X, eval loss Y` (the losses of `last`, the epoch kept).
+pub fn log_fit(ctx: &Invocation, what: &str, rows: usize, inputs: &Inputs, epochs: usize, last: &Value) {
+    ctx.info(&format!(
+        "{what} on {rows} rows, {} numeric and {} categorical features, {epochs} epochs: train loss {:.4}{}",
+        inputs.numeric.len(),
+        inputs.categorical.len(),
+        last["train_loss"].as_f64().unwrap_or(f64::NAN),
+        last["eval_loss"].as_f64().map(|e| format!(", eval loss {e:.4}")).unwrap_or_default()
+    ));
+}
+
 /// Writes a model artifact on the `model` output: `weights.safetensors` (with the kind in its
 /// metadata) and `model.json` (the format, version, kind, label, inputs and the transform's
 /// digest and features, then `fields`), and the properties `kind`, `label`, `transform` and

@@ -24,7 +24,8 @@
 
 use mlp_sdk::*;
 use mlp_std_common::train::{
-    Hyper, Linear, Split, balanced_classes, balanced_weights, fit, inputs_of, rows_of, splits, with_l2, write_model,
+    Hyper, Linear, Split, balanced_classes, balanced_weights, fit, inputs_of, log_fit, rows_of, splits, with_l2,
+    write_model,
 };
 use serde_json::{Value, json};
 
@@ -129,15 +130,7 @@ impl Plugin for TrainLogistic {
             fields,
             &last,
         )?;
-        ctx.info(&format!(
-            "logistic regression on {} rows, {} numeric and {} categorical features, {} epochs: train loss {:.4}{}",
-            train.rows,
-            inputs.numeric.len(),
-            inputs.categorical.len(),
-            fitted.history.len(),
-            last["train_loss"].as_f64().unwrap_or(f64::NAN),
-            last["eval_loss"].as_f64().map(|e| format!(", eval loss {e:.4}")).unwrap_or_default()
-        ));
+        log_fit(ctx, "logistic regression", train.rows, &inputs, fitted.history.len(), &last);
         Ok(())
     }
 }
